@@ -1,0 +1,195 @@
+package pipeline
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+)
+
+// Command is an action's parsed `run` line: `image:tag arg1 arg2 …`, split
+// into words with POSIX shell rules as upstream does.
+type Command struct {
+	Raw   string   // the run string exactly as written
+	Parts []string // the words: Parts[0] is image:tag
+	Image string   // the image name, before the first ':'
+	Tag   string   // the tag, after the first ':'
+}
+
+// Args returns the words after image:tag.
+func (c Command) Args() []string {
+	if len(c.Parts) < 2 {
+		return nil
+	}
+	return c.Parts[1:]
+}
+
+// ImageRef returns image:tag, with `latest` shown as v1 as upstream's
+// action_images does (latest has always meant v1).
+func (c Command) ImageRef() string {
+	tag := c.Tag
+	if tag == "latest" {
+		tag = "v1"
+	}
+	return c.Image + ":" + tag
+}
+
+// tagRE is upstream's accepted version tag.
+var tagRE = regexp.MustCompile(`^((v[0-9.]+(-pre)?)|dev|latest)$`)
+
+// ValidTag reports whether tag is an accepted image tag (v1, v1.2.3, v1-pre,
+// dev, latest).
+func ValidTag(tag string) bool { return tagRE.MatchString(tag) }
+
+// databaseCommands lists, per image, the first arguments that make an action
+// a database action; "*" means any.
+var databaseCommands = map[string][]string{
+	"ehrql":           {"generate-dataset", "generate-measures"},
+	"sqlrunner":       {"*"},
+	"cohortextractor": {"generate_cohort", "generate_codelist_report"},
+	"databuilder":     {"generate-dataset"},
+}
+
+// IsDatabaseAction reports whether the command needs database access, which
+// only these trusted commands ever get.
+func (c Command) IsDatabaseAction() bool {
+	cmds, ok := databaseCommands[c.Image]
+	if !ok {
+		return false
+	}
+	if cmds[0] == "*" {
+		return true
+	}
+	if len(c.Parts) < 2 {
+		return false
+	}
+	for _, s := range cmds {
+		if c.Parts[1] == s {
+			return true
+		}
+	}
+	return false
+}
+
+// RuntimeImages are the images that run code directly; any other image name
+// is a reusable action. The backend allows these; local runs also allow the
+// extraction tools cohortextractor and databuilder.
+var RuntimeImages = []string{"ehrql", "stata-mp", "r", "jupyter", "python", "sqlrunner"}
+
+// IsReusableAction reports whether the image is not a runtime or extraction
+// tool, and so names a reusable action repository.
+func (c Command) IsReusableAction() bool {
+	switch c.Image {
+	case "ehrql", "stata-mp", "r", "jupyter", "python", "sqlrunner", "cohortextractor", "databuilder":
+		return false
+	}
+	return true
+}
+
+var (
+	errNoClosingQuote = errors.New("No closing quotation")
+	errNoEscapedChar  = errors.New("No escaped character")
+)
+
+// SplitWords splits s into words with the POSIX rules of Python's
+// shlex.split: whitespace separates words, single quotes keep everything,
+// double quotes keep everything but \" and \\, and a backslash outside quotes
+// takes the next character literally. An empty quoted string is a word.
+func SplitWords(s string) ([]string, error) {
+	var (
+		words   []string
+		cur     strings.Builder
+		inWord  bool
+		quote   rune // 0, '\'' or '"'
+		escaped bool // the previous rune was a backslash
+	)
+	for _, r := range s {
+		switch {
+		case escaped:
+			if quote == '"' && r != '"' && r != '\\' {
+				cur.WriteRune('\\')
+			}
+			cur.WriteRune(r)
+			escaped = false
+		case quote == '\'':
+			if r == '\'' {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case quote == '"':
+			switch r {
+			case '"':
+				quote = 0
+			case '\\':
+				escaped = true
+			default:
+				cur.WriteRune(r)
+			}
+		case r == ' ' || r == '\t' || r == '\r' || r == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == '\\':
+			escaped, inWord = true, true
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, errNoClosingQuote
+	}
+	if escaped {
+		return nil, errNoEscapedChar
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// unsafeWordRE finds characters that need quoting, as Python's shlex.quote
+// decides (ASCII word characters and @%+=:,./- are safe).
+var unsafeWordRE = regexp.MustCompile(`[^A-Za-z0-9_@%+=:,./-]`)
+
+// QuoteWord quotes one word for a POSIX shell as Python's shlex.quote does.
+func QuoteWord(s string) string {
+	if s == "" {
+		return "''"
+	}
+	if !unsafeWordRE.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
+}
+
+// JoinWords quotes each word and joins them with spaces (shlex.join).
+func JoinWords(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = QuoteWord(w)
+	}
+	return strings.Join(q, " ")
+}
+
+// OutputSpec returns the value of an `--output X` or `--output=X` argument,
+// wherever it stands among the words, and whether there was one. A trailing
+// `--output` with no value gives "".
+func OutputSpec(words []string) (string, bool) {
+	for i, w := range words {
+		if w == "--output" {
+			if i+1 < len(words) {
+				return words[i+1], true
+			}
+			return "", true
+		}
+		if v, ok := strings.CutPrefix(w, "--output="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
