@@ -95,14 +95,22 @@ var (
 // double quotes keep everything but \" and \\, and a backslash outside quotes
 // takes the next character literally. An empty quoted string is a word.
 func SplitWords(s string) ([]string, error) {
+	words, _, err := splitWords(s)
+	return words, err
+}
+
+// splitWords is SplitWords that also returns, on error, the byte offset of
+// the quote left open or of the trailing backslash.
+func splitWords(s string) ([]string, int, error) {
 	var (
-		words   []string
-		cur     strings.Builder
-		inWord  bool
-		quote   rune // 0, '\'' or '"'
-		escaped bool // the previous rune was a backslash
+		openedAt int // offset of the current quote or escape
+		words    []string
+		cur      strings.Builder
+		inWord   bool
+		quote    rune // 0, '\'' or '"'
+		escaped  bool // the previous rune was a backslash
 	)
-	for _, r := range s {
+	for i, r := range s {
 		switch {
 		case escaped:
 			if quote == '"' && r != '"' && r != '\\' {
@@ -121,7 +129,7 @@ func SplitWords(s string) ([]string, error) {
 			case '"':
 				quote = 0
 			case '\\':
-				escaped = true
+				escaped = true // inside quotes: the open quote is still the culprit
 			default:
 				cur.WriteRune(r)
 			}
@@ -132,24 +140,24 @@ func SplitWords(s string) ([]string, error) {
 				inWord = false
 			}
 		case r == '\'' || r == '"':
-			quote, inWord = r, true
+			quote, inWord, openedAt = r, true, i
 		case r == '\\':
-			escaped, inWord = true, true
+			escaped, inWord, openedAt = true, true, i
 		default:
 			cur.WriteRune(r)
 			inWord = true
 		}
 	}
 	if quote != 0 {
-		return nil, errNoClosingQuote
+		return nil, openedAt, errNoClosingQuote
 	}
 	if escaped {
-		return nil, errNoEscapedChar
+		return nil, openedAt, errNoEscapedChar
 	}
 	if inWord {
 		words = append(words, cur.String())
 	}
-	return words, nil
+	return words, 0, nil
 }
 
 // unsafeWordRE finds characters that need quoting, as Python's shlex.quote

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -122,7 +123,13 @@ type validator struct {
 
 	populationSize  int64
 	hasExpectations bool
+
+	suggestions int // spelling suggestions made so far
 }
+
+// maxSuggestions bounds the spelling suggestions for unknown needs, each of
+// which compares against every action name.
+const maxSuggestions = 20
 
 // actionState is one action while it is checked: what parsed and what did not.
 type actionState struct {
@@ -484,13 +491,13 @@ func (v *validator) checkRun(st *actionState, raw string, prec []int) bool {
 			"give the command to run, e.g. `run: python:v2 python analysis/model.py`", prec...)
 		return false
 	}
-	parts, err := SplitWords(raw)
+	parts, at, err := splitWords(raw)
 	if err != nil {
 		what := "an unbalanced quote"
 		if err == errNoEscapedChar {
 			what = "a backslash with nothing after it"
 		}
-		v.errorAt(st.runNode, RuleRunUnbalancedQuote, fmt.Sprintf("Action %s has %s in its run command", id, what),
+		v.addAt(SeverityError, scalarOffsetPos(st.runNode, at), RuleRunUnbalancedQuote, fmt.Sprintf("Action %s has %s in its run command", id, what),
 			"close every ' and \" in the command, or escape a literal quote with a backslash", prec...)
 		return false
 	}
@@ -697,8 +704,15 @@ func (v *validator) checkAcrossActions() {
 
 // suggestAction names the action closest in spelling to an unknown one.
 func (v *validator) suggestAction(name string) string {
+	v.suggestions++
+	if v.suggestions > maxSuggestions {
+		return "check the spelling against the action names under `actions:`"
+	}
 	best, bestD := "", 4
 	for _, st := range v.actions {
+		if diff := len(name) - len(st.action.ID); diff >= bestD || -diff >= bestD {
+			continue
+		}
 		if d := editDistance(name, st.action.ID); d < bestD {
 			best, bestD = st.action.ID, d
 		}
@@ -839,4 +853,33 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// scalarOffsetPos is the position of byte offset off within a scalar's
+// value, where the value is written on one line with nothing escaped; else
+// the scalar's own position.
+func scalarOffsetPos(n *yaml.Node, off int) Position {
+	pos := Position{n.Line, n.Column}
+	val := n.Value
+	if strings.ContainsAny(val, "\n\r") || off < 0 || off > len(val) {
+		return pos
+	}
+	shift := 0
+	switch n.Style {
+	case 0:
+	case yaml.SingleQuotedStyle:
+		if strings.Contains(val, "'") {
+			return pos
+		}
+		shift = 1
+	case yaml.DoubleQuotedStyle:
+		if strings.ContainsAny(val, "\\\"") {
+			return pos
+		}
+		shift = 1
+	default:
+		return pos
+	}
+	pos.Column += shift + utf8.RuneCountInString(val[:off])
+	return pos
 }

@@ -85,8 +85,10 @@ func TestRules(t *testing.T) {
 		{"windows absolute", v5("    run: python:v2 x\n    outputs:\n      highly_sensitive:\n        d: c:/x.csv\n"), RulePatternAbsolute, "Output path c:/x.csv is invalid: is an absolute path", 7, 12},
 		{"run empty", v5("    run: ''\n" + okOutputs), RuleRunEmpty, "run must have a value, a has an empty run key", 4, 10},
 		{"run blank", v5("    run: '   '\n" + okOutputs), RuleRunEmpty, "run must have a value, a has an empty run key", 4, 10},
-		{"unbalanced quote", v5("    run: python:v2 python \"x.py\n" + okOutputs), RuleRunUnbalancedQuote, "Action a has an unbalanced quote in its run command", 4, 10},
-		{"trailing backslash", v5("    run: python:v2 x \\\n" + okOutputs), RuleRunUnbalancedQuote, "Action a has a backslash with nothing after it in its run command", 4, 10},
+		{"unbalanced quote", v5("    run: python:v2 python \"x.py\n" + okOutputs), RuleRunUnbalancedQuote, "Action a has an unbalanced quote in its run command", 4, 27},
+		{"unbalanced quote quoted", v5("    run: 'python:v2 \"x'\n" + okOutputs), RuleRunUnbalancedQuote, "Action a has an unbalanced quote in its run command", 4, 21},
+		{"unbalanced quote folded", v5("    run: >\n      python:v2 \"x\n" + okOutputs), RuleRunUnbalancedQuote, "Action a has an unbalanced quote in its run command", 4, 10},
+		{"trailing backslash", v5("    run: python:v2 x \\\n" + okOutputs), RuleRunUnbalancedQuote, "Action a has a backslash with nothing after it in its run command", 4, 22},
 		{"no tag", v5("    run: python x\n" + okOutputs), RuleRunTag, "Action command python must have a version specified in the form :vN (e.g. python:v2)", 4, 10},
 		{"bad tag", v5("    run: python:v1x1 x\n" + okOutputs), RuleRunTag, "Action command python must have a version specified in the form :vN (e.g. python:v2)", 4, 10},
 		{"needs int", "version: 5\nactions:\n  '2017':\n    run: python:v2 x\n" + okOutputs + "  b:\n    run: python:v2 y\n    needs: [2017]\n" + okOutputs, RuleNeedsNotString, "`needs` entries for action b must be action names (strings), got 2017", 10, 13},
@@ -207,7 +209,7 @@ actions:
 	for _, p := range probs.Errors() {
 		got = append(got, p.Rule+"@"+strconv.Itoa(p.Line)+":"+strconv.Itoa(p.Column))
 	}
-	want := []string{"run-unbalanced-quote@9:10", "pattern-l4-type@13:16", "needs-unknown@16:13"}
+	want := []string{"run-unbalanced-quote@9:32", "pattern-l4-type@13:16", "needs-unknown@16:13"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("errors %v, want %v", got, want)
 	}

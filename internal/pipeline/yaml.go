@@ -210,11 +210,18 @@ type entry struct {
 // merge keys ("<<"): merged pairs come after the mapping's own and never
 // replace them.
 func mapEntries(n *yaml.Node) []entry {
+	return mapEntriesMerged(n, map[*yaml.Node]bool{})
+}
+
+// mapEntriesMerged is mapEntries with the set of mappings already merged,
+// so each is merged once however often aliases repeat it.
+func mapEntriesMerged(n *yaml.Node, merged map[*yaml.Node]bool) []entry {
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
-	var own, merged []entry
+	merged[n] = true
+	var own, extra []entry
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), n.Content[i+1]
@@ -230,7 +237,9 @@ func mapEntries(n *yaml.Node) []entry {
 				sources = []*yaml.Node{rv}
 			}
 			for _, s := range sources {
-				merged = append(merged, mapEntries(s)...)
+				if s = resolve(s); s != nil && !merged[s] {
+					extra = append(extra, mapEntriesMerged(s, merged)...)
+				}
 			}
 			continue
 		}
@@ -241,7 +250,7 @@ func mapEntries(n *yaml.Node) []entry {
 		seen[id] = true
 		own = append(own, entry{key: n.Content[i], value: v, name: k.Value})
 	}
-	for _, e := range merged {
+	for _, e := range extra {
 		id := canonicalKey(resolve(e.key))
 		if !seen[id] {
 			seen[id] = true
