@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/haven-tre/haven"
 	"github.com/spf13/cobra"
@@ -40,13 +41,57 @@ type app struct {
 // Run runs the haven command line with args (without the program name) and
 // returns the process exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	out := &checkedWriter{w: stdout}
+	a := &app{stdout: out, stderr: stderr, getenv: os.Getenv}
 	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetOut(stdout)
+	root.SetOut(out)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if out.err != nil {
+		// Output that did not arrive (a closed pipe, a full disk) is a
+		// failure whatever the command concluded.
+		fmt.Fprintf(stderr, "haven: cannot write output: %v\n", out.err)
+		return exitInternal
+	}
 	return a.exitCode(err)
+}
+
+// checkedWriter remembers the first write error, so commands can print
+// freely and Run still notices output that was lost.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// runE marks errors from a command's own work: anything not already typed
+// is internal. Errors that never pass through here come from cobra's
+// parsing of the command line, and are usage errors.
+func runE(f func(cmd *cobra.Command, args []string) error) func(cmd *cobra.Command, args []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		err := f(cmd, args)
+		if err == nil {
+			return nil
+		}
+		var ee exitError
+		var he *haven.Error
+		var ue usageError
+		if errors.As(err, &ee) || errors.As(err, &he) || errors.As(err, &ue) {
+			return err
+		}
+		return &haven.Error{Code: haven.EINTERNAL, Message: "internal error", Err: err}
+	}
 }
 
 func (a *app) exitCode(err error) int {
@@ -93,10 +138,68 @@ Exit codes:
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetHelpCommand(a.helpCommand(root))
 	root.AddCommand(
 		a.checkCommand(),
 		a.graphCommand(),
 		a.versionCommand(),
+		a.completionCommand(root),
 	)
+	for _, c := range root.Commands() {
+		if c.RunE != nil {
+			c.RunE = runE(c.RunE)
+		}
+	}
 	return root
+}
+
+// helpCommand is `haven help [command]`; unlike cobra's default it treats
+// an unknown topic as the usage error it is.
+func (a *app) helpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(_ *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				return usageError{fmt.Errorf("unknown help topic %q", strings.Join(args, " "))}
+			}
+			return target.Help()
+		},
+	}
+}
+
+// completionCommand prints a shell completion script.
+func (a *app) completionCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "completion bash|zsh|fish|powershell",
+		Short: "Print a shell completion script",
+		Long: `Completion prints a script that makes your shell complete haven's commands
+and flags. For example, for bash:
+
+  source <(haven completion bash)`,
+		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
+				return usageError{err}
+			}
+			if err := cobra.OnlyValidArgs(cmd, args); err != nil {
+				return usageError{fmt.Errorf("%v: choose bash, zsh, fish or powershell", err)}
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(a.stdout, true)
+			case "zsh":
+				return root.GenZshCompletion(a.stdout)
+			case "fish":
+				return root.GenFishCompletion(a.stdout, true)
+			default:
+				return root.GenPowerShellCompletionWithDesc(a.stdout)
+			}
+		},
+	}
 }

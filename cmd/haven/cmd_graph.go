@@ -34,6 +34,10 @@ An invalid project prints its problems instead and exits 1.`,
 				fmt.Fprintf(a.stderr, "\n%s is invalid: fix the errors above, then run haven graph again\n", r.File)
 				return exitError{exitInvalid}
 			}
+			if len(r.Pipeline.Actions) == 0 {
+				fmt.Fprintf(a.stderr, "haven: %s has no actions to draw\n", r.File)
+				return nil
+			}
 			return r.Pipeline.Render(a.stdout, format)
 		},
 	}

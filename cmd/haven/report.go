@@ -17,6 +17,9 @@ import (
 // is an error; problems inside it are in the report.
 func loadProject(dir string) (*pipeline.Report, error) {
 	path := filepath.Join(dir, pipeline.FileName)
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return nil, haven.Errorf(haven.EINVALID, "%s is a file: pass the folder that holds project.yaml with --project-dir", dir)
+	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -37,6 +40,9 @@ type colours struct{ on bool }
 func newColours(w io.Writer, getenv func(string) string) colours {
 	if getenv("NO_COLOR") != "" {
 		return colours{}
+	}
+	if cw, ok := w.(*checkedWriter); ok {
+		w = cw.w
 	}
 	f, ok := w.(*os.File)
 	if !ok {

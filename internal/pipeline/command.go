@@ -102,49 +102,52 @@ func SplitWords(s string) ([]string, error) {
 // splitWords is SplitWords that also returns, on error, the byte offset of
 // the quote left open or of the trailing backslash.
 func splitWords(s string) ([]string, int, error) {
+	// Every special character is ASCII, so the loop runs over bytes and any
+	// other byte, valid UTF-8 or not, passes through unchanged.
 	var (
 		openedAt int // offset of the current quote or escape
 		words    []string
 		cur      strings.Builder
 		inWord   bool
-		quote    rune // 0, '\'' or '"'
-		escaped  bool // the previous rune was a backslash
+		quote    byte // 0, '\'' or '"'
+		escaped  bool // the previous byte was a backslash
 	)
-	for i, r := range s {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case escaped:
-			if quote == '"' && r != '"' && r != '\\' {
-				cur.WriteRune('\\')
+			if quote == '"' && c != '"' && c != '\\' {
+				cur.WriteByte('\\')
 			}
-			cur.WriteRune(r)
+			cur.WriteByte(c)
 			escaped = false
 		case quote == '\'':
-			if r == '\'' {
+			if c == '\'' {
 				quote = 0
 			} else {
-				cur.WriteRune(r)
+				cur.WriteByte(c)
 			}
 		case quote == '"':
-			switch r {
+			switch c {
 			case '"':
 				quote = 0
 			case '\\':
 				escaped = true // inside quotes: the open quote is still the culprit
 			default:
-				cur.WriteRune(r)
+				cur.WriteByte(c)
 			}
-		case r == ' ' || r == '\t' || r == '\r' || r == '\n':
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			if inWord {
 				words = append(words, cur.String())
 				cur.Reset()
 				inWord = false
 			}
-		case r == '\'' || r == '"':
-			quote, inWord, openedAt = r, true, i
-		case r == '\\':
+		case c == '\'' || c == '"':
+			quote, inWord, openedAt = c, true, i
+		case c == '\\':
 			escaped, inWord, openedAt = true, true, i
 		default:
-			cur.WriteRune(r)
+			cur.WriteByte(c)
 			inWord = true
 		}
 	}

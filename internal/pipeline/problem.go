@@ -41,6 +41,7 @@ const (
 	RuleActionRunType        = "action-run-type"
 	RuleActionNeedsType      = "action-needs-type"
 	RuleActionConfigType     = "action-config-type"
+	RuleActionConfigJSON     = "action-config-json"
 	RuleActionDummyDataType  = "action-dummy-data-type"
 
 	RuleOutputsNoLevel      = "outputs-no-level"
@@ -109,6 +110,7 @@ var AllRules = []string{
 	RuleActionRunType,
 	RuleActionNeedsType,
 	RuleActionConfigType,
+	RuleActionConfigJSON,
 	RuleActionDummyDataType,
 	RuleOutputsNoLevel,
 	RuleOutputsUnknownLevel,

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Graph formats accepted by Render.
@@ -29,7 +30,7 @@ func (p *Pipeline) renderText(w io.Writer) error {
 	var b strings.Builder
 	for _, id := range p.order {
 		a := p.byID[id]
-		b.WriteString(id)
+		b.WriteString(textName(id))
 		if lv := levelSummary(a); lv != "" {
 			b.WriteString("  [" + lv + "]")
 		}
@@ -39,7 +40,7 @@ func (p *Pipeline) renderText(w io.Writer) error {
 			if i == len(a.Needs)-1 {
 				branch = "└─"
 			}
-			b.WriteString("  " + branch + " needs " + n + "\n")
+			b.WriteString("  " + branch + " needs " + textName(n) + "\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -86,7 +87,7 @@ func (p *Pipeline) renderMermaid(w io.Writer) error {
 	node := map[string]string{}
 	for i, id := range p.order {
 		node[id] = fmt.Sprintf("a%d", i)
-		label := strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;").Replace(id)
+		label := mermaidLabel(id)
 		fmt.Fprintf(&b, "  %s[\"%s\"]\n", node[id], label)
 	}
 	for _, id := range p.order {
@@ -96,4 +97,38 @@ func (p *Pipeline) renderMermaid(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// textName shows an action name as written, or Go-quoted when it holds
+// control characters, so one action stays on one line.
+func textName(id string) string {
+	for _, r := range id {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(id)
+		}
+	}
+	return id
+}
+
+// mermaidLabel escapes a name for a quoted Mermaid label with Mermaid's
+// entity codes (#quot; and the like; # itself first).
+func mermaidLabel(id string) string {
+	var b strings.Builder
+	for _, r := range id {
+		switch {
+		case r == '#':
+			b.WriteString("#35;")
+		case r == '"':
+			b.WriteString("#quot;")
+		case r == '<':
+			b.WriteString("#lt;")
+		case r == '>':
+			b.WriteString("#gt;")
+		case !unicode.IsPrint(r):
+			fmt.Fprintf(&b, "#%d;", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -364,6 +365,10 @@ func (v *validator) checkAction(i int, ae entry) {
 	if ce, ok := fields["config"]; ok && !isNull(ce.value) {
 		if isMapping(ce.value) {
 			st.action.Config = resolve(ce.value)
+			if _, err := ConfigJSON(st.action.Config); err != nil {
+				v.errorAt(ce.value, RuleActionConfigJSON, fmt.Sprintf("`config` section for action %s cannot be passed to the action: %v", id, err),
+					"config is passed to the action as JSON on its command line: keep it small and free of self-references", p(subTypes, 3)...)
+			}
 		} else {
 			v.errorAt(ce.value, RuleActionConfigType, fmt.Sprintf("`config` section for action %s must be a dictionary of key/value pairs", id),
 				"give config as indented key: value pairs", p(subTypes, 3)...)
@@ -537,6 +542,9 @@ func (v *validator) checkNeeds(st *actionState, n *yaml.Node, prec []int) {
 			v.errorAt(e, RuleNeedsSpace, fmt.Sprintf("`needs` actions should be separated with commas, but %s needs `%s`", id, name),
 				"separate the actions with commas, e.g. needs: [a, b]", append(append([]int{}, prec...), k)...)
 			continue
+		}
+		if slices.Contains(st.action.Needs, name) {
+			continue // listed twice: one dependency all the same
 		}
 		st.action.Needs = append(st.action.Needs, name)
 		st.needNodes = append(st.needNodes, e)

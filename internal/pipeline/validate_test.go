@@ -63,6 +63,7 @@ func TestRules(t *testing.T) {
 		{"run null", v5("    run:\n" + okOutputs), RuleActionRunType, "`run` section for action a must be a string", 4, 5},
 		{"needs type", v5("    run: python:v2 x\n    needs: b\n" + okOutputs), RuleActionNeedsType, "`needs` section for action a must be a list", 5, 12},
 		{"config type", v5("    run: python:v2 x\n    config: 3\n" + okOutputs), RuleActionConfigType, "`config` section for action a must be a dictionary of key/value pairs", 5, 13},
+		{"config self reference", v5("    run: python:v2 x\n    config: &c {self: *c}\n" + okOutputs), RuleActionConfigJSON, "`config` section for action a cannot be passed to the action: it is nested more than 100 levels deep", 5, 13},
 		{"dummy data type", v5("    run: python:v2 x\n    dummy_data_file: [a]\n" + okOutputs), RuleActionDummyDataType, "`dummy_data_file` section for action a must be a string", 5, 22},
 		{"no level", v5("    run: python:v2 x\n    outputs:\n      foo:\n        d: output/d.csv\n"), RuleOutputsNoLevel, "must specify at least one output of: highly_sensitive, moderately_sensitive, minimally_sensitive", 5, 5},
 		{"only null level", v5("    run: python:v2 x\n    outputs:\n      highly_sensitive:\n"), RuleOutputsNoLevel, "must specify at least one output of: highly_sensitive, moderately_sensitive, minimally_sensitive", 5, 5},
@@ -450,5 +451,16 @@ func TestRulesDocumented(t *testing.T) {
 		if !strings.Contains(string(doc), "| `"+r+"` |") {
 			t.Errorf("rule %s has no row in docs/rules.md", r)
 		}
+	}
+}
+
+func TestNeedsListedTwice(t *testing.T) {
+	src := "version: 5\nactions:\n  a:\n    run: python:v2 x\n" + okOutputs + "  b:\n    run: python:v2 y\n    needs: [a, a]\n    outputs:\n      highly_sensitive:\n        e: output/e.csv\n"
+	p, probs := Parse("project.yaml", []byte(src))
+	if p == nil {
+		t.Fatal(probs.Error())
+	}
+	if got := p.Action("b").Needs; len(got) != 1 || got[0] != "a" {
+		t.Errorf("needs %v, want [a]", got)
 	}
 }
