@@ -56,6 +56,7 @@ echo "== go benchmarks, one core (-cpu 1): the corpus file, 5,000 actions, YAML 
 {
 	go test ./internal/pipeline -run '^$' -bench 'ParseCorpus$' -benchmem -count="$COUNT" -cpu 1
 	go test ./internal/pipeline -run '^$' -bench 'ParseGenerated$//actions=5000$' -benchmem -count="$COUNT" -cpu 1
+	go test ./internal/pipeline -run '^$' -bench 'ParseGeneratedCLI$' -benchmem -count="$COUNT" -cpu 1
 	go test ./internal/pipeline -run '^$' -bench 'DecodeYAMLOnly$' -benchmem -count="$COUNT" -cpu 1
 } | tee "$OUT/go-cpu1.txt"
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/haven-tre/haven"
+	"github.com/haven-tre/haven/internal/gctune"
 	"github.com/spf13/cobra"
 )
 
@@ -150,9 +151,16 @@ Exit codes:
 		if c.RunE != nil {
 			c.RunE = runE(c.RunE)
 		}
+		if c.Annotations[shortLived] != "" {
+			c.PreRun = func(*cobra.Command, []string) { gctune.ForShortLivedCommand() }
+		}
 	}
 	return root
 }
+
+// shortLived annotates commands that read one input and exit, for which the
+// garbage collector is tuned (internal/gctune).
+const shortLived = "haven/short-lived"
 
 // helpCommand is `haven help [command]`; unlike cobra's default it treats
 // an unknown topic as the usage error it is.

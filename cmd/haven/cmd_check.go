@@ -40,7 +40,8 @@ errors, 2 for a usage mistake.`,
 		Example: `  haven check
   haven check --project-dir examples/flucats
   haven check --json | jq '.problems[] | select(.severity == "error")'`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{shortLived: "yes"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := loadProject(dir)
 			if err != nil {

@@ -20,7 +20,8 @@ An invalid project prints its problems instead and exits 1.`,
 		Example: `  haven graph
   haven graph --format dot | dot -Tsvg > pipeline.svg
   haven graph --format mermaid --project-dir examples/flucats`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{shortLived: "yes"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !slices.Contains(pipeline.GraphFormats, format) {
 				return usageError{fmt.Errorf("unknown --format %q: use one of %s", format, strings.Join(pipeline.GraphFormats, ", "))}

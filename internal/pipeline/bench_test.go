@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/haven-tre/haven/bench/projgen"
+	"github.com/haven-tre/haven/internal/gctune"
 )
 
 // Benchmarks of Parse (YAML parse plus every validation rule plus the typed
@@ -51,6 +52,22 @@ func BenchmarkParseGenerated(b *testing.B) {
 				benchParse(b, src, n, false)
 			})
 		}
+	}
+}
+
+// BenchmarkParseGeneratedCLI is the 5,000-action benchmark with the garbage
+// collector set as `haven check` sets it for its short life (gctune).
+func BenchmarkParseGeneratedCLI(b *testing.B) {
+	restore := gctune.ForShortLivedCommand()
+	defer restore()
+	for _, shape := range projgen.Shapes {
+		b.Run(fmt.Sprintf("shape=%s/actions=5000", shape), func(b *testing.B) {
+			src, err := projgen.Generate(shape, 5000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchParse(b, src, 5000, false)
+		})
 	}
 }
 

@@ -99,9 +99,20 @@ func SplitWords(s string) ([]string, error) {
 	return words, err
 }
 
+// isShellSpace is the white space that separates words.
+func isShellSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' }
+
 // splitWords is SplitWords that also returns, on error, the byte offset of
 // the quote left open or of the trailing backslash.
 func splitWords(s string) ([]string, int, error) {
+	if !strings.ContainsAny(s, `'"\\`) {
+		// No quoting: the words are the runs between white space.
+		words := strings.FieldsFunc(s, isShellSpace)
+		if len(words) == 0 {
+			return nil, 0, nil
+		}
+		return words, 0, nil
+	}
 	// Every special character is ASCII, so the loop runs over bytes and any
 	// other byte, valid UTF-8 or not, passes through unchanged.
 	var (

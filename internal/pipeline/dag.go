@@ -12,13 +12,7 @@ type graph struct {
 	edges [][]int
 }
 
-func newGraph(actions []*actionState) *graph {
-	idx := make(map[string]int, len(actions))
-	for i, st := range actions {
-		if _, dup := idx[st.action.ID]; !dup {
-			idx[st.action.ID] = i
-		}
-	}
+func newGraph(actions []*actionState, idx map[string]int) *graph {
 	g := &graph{edges: make([][]int, len(actions))}
 	for i, st := range actions {
 		for _, n := range st.action.Needs {
@@ -37,19 +31,19 @@ func newGraph(actions []*actionState) *graph {
 func (g *graph) cycles() [][]int {
 	n := len(g.edges)
 	comp := g.components()
-	members := map[int][]int{}
+	size := make([]int, n) // component sizes; components are numbered below n
 	for i := 0; i < n; i++ {
-		members[comp[i]] = append(members[comp[i]], i)
+		size[comp[i]]++
 	}
 	var out [][]int
-	done := map[int]bool{}
+	done := make([]bool, n)
 	for i := 0; i < n; i++ { // file order
 		c := comp[i]
 		if done[c] {
 			continue
 		}
 		done[c] = true
-		if len(members[c]) == 1 && !g.hasEdge(i, i) {
+		if size[c] == 1 && !g.hasEdge(i, i) {
 			continue
 		}
 		out = append(out, g.pathWithin(i, comp))
@@ -165,19 +159,30 @@ func (g *graph) components() []int {
 
 // topoOrder orders actions so each comes after everything it needs, keeping
 // file order wherever the needs allow (Kahn's algorithm with the smallest
-// file index first). The pipeline has no cycles when this is called.
-func topoOrder(actions []*Action, byID map[string]*Action) []string {
-	pos := make(map[string]int, len(actions))
-	for i, a := range actions {
-		pos[a.ID] = i
+// file index first). pos maps ids to indexes. The pipeline has no cycles
+// when this is called.
+func topoOrder(actions []*Action, pos map[string]int) []string {
+	n := len(actions)
+	indeg := make([]int, n)
+	// dependents in compressed form: those of action j are
+	// dep[start[j]:start[j+1]].
+	start := make([]int, n+1)
+	for _, a := range actions {
+		for _, need := range a.Needs {
+			start[pos[need]+1]++
+		}
 	}
-	indeg := make([]int, len(actions))
-	dependents := make([][]int, len(actions))
+	for j := 0; j < n; j++ {
+		start[j+1] += start[j]
+	}
+	dep := make([]int, start[n])
+	fill := append([]int(nil), start[:n]...)
 	for i, a := range actions {
-		for _, n := range a.Needs {
-			j := pos[n]
+		for _, need := range a.Needs {
+			j := pos[need]
+			dep[fill[j]] = i
+			fill[j]++
 			indeg[i]++
-			dependents[j] = append(dependents[j], i)
 		}
 	}
 	ready := &intHeap{}
@@ -187,11 +192,11 @@ func topoOrder(actions []*Action, byID map[string]*Action) []string {
 		}
 	}
 	heap.Init(ready)
-	out := make([]string, 0, len(actions))
+	out := make([]string, 0, n)
 	for ready.Len() > 0 {
 		i := heap.Pop(ready).(int)
 		out = append(out, actions[i].ID)
-		for _, j := range dependents[i] {
+		for _, j := range dep[start[i]:start[i+1]] {
 			indeg[j]--
 			if indeg[j] == 0 {
 				heap.Push(ready, j)
@@ -213,7 +218,7 @@ func (p *Pipeline) Dependencies(ids ...string) ([]string, error) {
 	want := map[string]bool{}
 	var visit func(id string)
 	visit = func(id string) {
-		for _, n := range p.byID[id].Needs {
+		for _, n := range p.Action(id).Needs {
 			if !want[n] {
 				want[n] = true
 				visit(n)
@@ -221,7 +226,7 @@ func (p *Pipeline) Dependencies(ids ...string) ([]string, error) {
 		}
 	}
 	for _, id := range ids {
-		if p.byID[id] == nil {
+		if p.Action(id) == nil {
 			return nil, fmt.Errorf("action %q is not in %s", id, p.File)
 		}
 		visit(id)

@@ -34,8 +34,8 @@ type Pipeline struct {
 	// HasExpectations is false from version 4 on.
 	HasExpectations bool
 
-	byID  map[string]*Action
-	order []string // topological order, computed once
+	byID  map[string]int // action id -> index in Actions
+	order []string       // topological order, computed once
 }
 
 // Action is one step of a pipeline.
@@ -110,6 +110,19 @@ func (o *Outputs) All() []Output {
 	return all
 }
 
+// all is All without copying when only one level is present, the usual case.
+func (o *Outputs) all() []Output {
+	switch {
+	case len(o.ModeratelySensitive) == 0 && len(o.MinimallySensitive) == 0:
+		return o.HighlySensitive
+	case len(o.HighlySensitive) == 0 && len(o.MinimallySensitive) == 0:
+		return o.ModeratelySensitive
+	case len(o.HighlySensitive) == 0 && len(o.ModeratelySensitive) == 0:
+		return o.MinimallySensitive
+	}
+	return o.All()
+}
+
 func (o *Outputs) add(out Output) {
 	switch out.Level {
 	case HighlySensitive:
@@ -130,7 +143,12 @@ func (o *Outputs) markPresent(level string) {
 }
 
 // Action returns the action with the given id, or nil.
-func (p *Pipeline) Action(id string) *Action { return p.byID[id] }
+func (p *Pipeline) Action(id string) *Action {
+	if i, ok := p.byID[id]; ok {
+		return p.Actions[i]
+	}
+	return nil
+}
 
 // AllActions lists every action id in file order except a user action
 // named run_all: what `run_all` runs.

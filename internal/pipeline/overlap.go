@@ -3,106 +3,168 @@ package pipeline
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 )
 
 // maxOverlapsShown caps how many overlapping patterns one warning names.
 const maxOverlapsShown = 3
 
-// overlapItem is one valid output pattern, split into segments.
+// overlapItem is one valid output pattern.
 type overlapItem struct {
-	action int // index into validator.actions
-	out    Output
-	segs   []string
+	action int     // index into validator.actions
+	out    *Output // the pattern, in the action's goodOutputs
+	prefix string  // the literal text before the first *, or all of a literal
 	wild   bool
 }
 
 // checkOverlaps warns where a file could match output patterns of two
-// different actions: at run time it would be claimed by both. Patterns are
-// bucketed by segment count and file suffix so literal paths are compared by
-// lookup and only wildcard patterns are compared pairwise.
+// different actions: at run time it would be claimed by both.
+//
+// Every path a pattern matches starts with the pattern's literal prefix (the
+// text before its first *), so two patterns can only overlap when one prefix
+// starts the other. Candidates are found through the prefixes: items with the
+// same prefix by lookup, wildcard items whose prefix is shorter by looking up
+// each such length, and items whose prefix is longer by a range of the items
+// sorted by prefix. A project without wildcards costs one map lookup per
+// pattern.
 func (v *validator) checkOverlaps() {
-	type bucketKey struct {
-		n      int
-		suffix string
-	}
-	literals := map[string][]overlapItem{}        // exact path -> items
-	bySuffix := map[bucketKey][]overlapItem{}     // literal items
-	wildBySuffix := map[bucketKey][]overlapItem{} // wildcard items with a literal suffix
-	var wildAny []overlapItem                     // wildcard items whose suffix has a *
-	var items []overlapItem
-	for ai, st := range v.actions {
+	total, anyWild := 0, false
+	for _, st := range v.actions {
+		total += len(st.goodOutputs)
 		for _, o := range st.goodOutputs {
-			it := overlapItem{action: ai, out: o, segs: strings.Split(o.Pattern, "/"), wild: strings.Contains(o.Pattern, "*")}
-			items = append(items, it)
-			k := bucketKey{len(it.segs), pathSuffix(o.Pattern)}
-			switch {
-			case !it.wild:
-				literals[o.Pattern] = append(literals[o.Pattern], it)
-				bySuffix[k] = append(bySuffix[k], it)
-			case strings.Contains(k.suffix, "*"):
-				wildAny = append(wildAny, it)
-			default:
-				wildBySuffix[k] = append(wildBySuffix[k], it)
-			}
+			anyWild = anyWild || strings.IndexByte(o.Pattern, '*') >= 0
 		}
 	}
-	// others lists the items in other actions that overlap it and come
-	// before it in file order, so each pair is reported once, at the later.
+	if !anyWild && v.uniqueOutputs() {
+		// Literal paths overlap only when equal, which is already an
+		// output-duplicate error.
+		return
+	}
+	items := make([]overlapItem, 0, total)
+	for ai, st := range v.actions {
+		for k := range st.goodOutputs {
+			o := &st.goodOutputs[k]
+			it := overlapItem{action: ai, out: o, prefix: o.Pattern}
+			if star := strings.IndexByte(o.Pattern, '*'); star >= 0 {
+				it.prefix, it.wild = o.Pattern[:star], true
+			}
+			items = append(items, it)
+		}
+	}
+	// Items sharing a prefix are chained: head[prefix] is the first, next[i]
+	// the one after item i, -1 at the end.
+	head := make(map[string]int, len(items))
+	next := make([]int, len(items))
+	wildLens := map[int]bool{}
+	for i := len(items) - 1; i >= 0; i-- {
+		it := items[i]
+		next[i] = -1
+		if h, ok := head[it.prefix]; ok {
+			next[i] = h
+		}
+		head[it.prefix] = i
+		if it.wild {
+			wildLens[len(it.prefix)] = true
+		}
+	}
+	chain := func(prefix string, f func(int)) {
+		h, ok := head[prefix]
+		if !ok {
+			return
+		}
+		for c := h; c >= 0; c = next[c] {
+			f(c)
+		}
+	}
+	var lens []int
+	for l := range wildLens {
+		lens = append(lens, l)
+	}
+	sort.Ints(lens)
+	var byPrefix []int // item indexes sorted by prefix, only needed with wildcards
+	if anyWild {
+		byPrefix = make([]int, len(items))
+		for i := range byPrefix {
+			byPrefix[i] = i
+		}
+		sort.SliceStable(byPrefix, func(a, b int) bool { return items[byPrefix[a]].prefix < items[byPrefix[b]].prefix })
+	}
+
 	for idx, it := range items {
-		var hits []overlapItem
-		consider := func(c overlapItem) {
-			if c.action >= it.action || len(hits) > maxOverlapsShown {
+		var hits []int
+		consider := func(c int) {
+			ci := items[c]
+			if ci.action >= it.action || len(hits) > maxOverlapsShown {
 				return
 			}
-			if patternsOverlap(it.segs, c.segs) {
+			if ci.out.Pattern == it.out.Pattern && v.uniqueOutputs() {
+				return // already an output-duplicate error
+			}
+			if patternStringsOverlap(it.out.Pattern, ci.out.Pattern) {
 				hits = append(hits, c)
 			}
 		}
-		k := bucketKey{len(it.segs), pathSuffix(it.out.Pattern)}
-		if !it.wild {
-			for _, c := range literals[it.out.Pattern] {
+		chain(it.prefix, func(c int) {
+			if c != idx {
 				consider(c)
 			}
-			for _, c := range wildBySuffix[k] {
-				consider(c)
+		})
+		for _, l := range lens {
+			if l >= len(it.prefix) {
+				break
 			}
-			for _, c := range wildAny {
+			chain(it.prefix[:l], func(c int) {
+				if items[c].wild {
+					consider(c)
+				}
+			})
+		}
+		if it.wild {
+			start := sort.Search(len(byPrefix), func(k int) bool { return items[byPrefix[k]].prefix > it.prefix })
+			for _, c := range byPrefix[start:] {
+				if !strings.HasPrefix(items[c].prefix, it.prefix) || len(hits) > maxOverlapsShown {
+					break
+				}
 				consider(c)
-			}
-		} else {
-			if strings.Contains(k.suffix, "*") {
-				for _, c := range items[:idx] {
-					consider(c)
-				}
-			} else {
-				for _, c := range bySuffix[k] {
-					consider(c)
-				}
-				for _, c := range wildBySuffix[k] {
-					consider(c)
-				}
-				for _, c := range wildAny {
-					consider(c)
-				}
 			}
 		}
 		if len(hits) == 0 {
 			continue
 		}
+		sort.Ints(hits)
 		var names []string
 		for i, h := range hits {
 			if i == maxOverlapsShown {
 				names = append(names, "and more")
 				break
 			}
-			names = append(names, fmt.Sprintf("%s (action %s)", h.out.Pattern, v.actions[h.action].action.ID))
+			names = append(names, fmt.Sprintf("%s (action %s)", items[h].out.Pattern, v.actions[items[h].action].action.ID))
 		}
-		st := v.actions[it.action]
 		v.addAt(SeverityWarning, it.out.Pos, RuleWarnOverlappingOutputs,
 			fmt.Sprintf("Output pattern %s of action %s overlaps %s: a file matching both would be claimed by both actions",
-				it.out.Pattern, st.action.ID, strings.Join(names, ", ")),
-			"give each action's outputs their own file names or directory", stepOverlap, it.action)
+				it.out.Pattern, v.actions[it.action].action.ID, strings.Join(names, ", ")),
+			"give each action's outputs their own file names or directory", pr(stepOverlap, it.action))
+	}
+}
+
+// patternStringsOverlap reports whether some path matches both patterns.
+// Patterns are '/'-separated segments of literals and `*`; they overlap when
+// they have as many segments and every pair of segments has a common match.
+func patternStringsOverlap(a, b string) bool {
+	if strings.Count(a, "/") != strings.Count(b, "/") {
+		return false
+	}
+	for {
+		sa, ra, moreA := strings.Cut(a, "/")
+		sb, rb, _ := strings.Cut(b, "/")
+		if !segmentsOverlap(sa, sb) {
+			return false
+		}
+		if !moreA {
+			return true
+		}
+		a, b = ra, rb
 	}
 }
 

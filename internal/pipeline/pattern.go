@@ -19,6 +19,16 @@ var Levels = []string{HighlySensitive, ModeratelySensitive, MinimallySensitive}
 // have. They are case-sensitive.
 var Level4FileTypes = []string{".csv", ".jpg", ".jpeg", ".png", ".svg", ".svgz", ".html", ".txt", ".log", ".json", ".md"}
 
+// levelIndex is a privacy level's index in Levels, or -1.
+func levelIndex(level string) int {
+	for i, l := range Levels {
+		if l == level {
+			return i
+		}
+	}
+	return -1
+}
+
 func isLevel4FileType(suffix string) bool {
 	for _, t := range Level4FileTypes {
 		if suffix == t {
@@ -63,11 +73,9 @@ func checkPattern(p, level string) *patternIssue {
 		return &patternIssue{RulePatternNotNormal, "is not in standard form (contains double slashes or '..' elements)",
 			"write the path as " + normPath(p)}
 	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == ".." {
-			return &patternIssue{RulePatternParentDir, "contains a '..' element, which would point outside the workspace",
-				"outputs must stay inside the workspace: remove the '..' element"}
-		}
+	if hasDotDotSegment(p) {
+		return &patternIssue{RulePatternParentDir, "contains a '..' element, which would point outside the workspace",
+			"outputs must stay inside the workspace: remove the '..' element"}
 	}
 	if p == "metadata" || strings.HasPrefix(p, "metadata/") {
 		return &patternIssue{RulePatternMetadata, "should not include the metadata directory",
@@ -78,6 +86,18 @@ func checkPattern(p, level string) *patternIssue {
 			"output paths are relative to the workspace, e.g. output/results.csv"}
 	}
 	return nil
+}
+
+// hasDotDotSegment reports whether a path has a ".." segment.
+func hasDotDotSegment(p string) bool {
+	for p != "" {
+		seg, rest, _ := strings.Cut(p, "/")
+		if seg == ".." {
+			return true
+		}
+		p = rest
+	}
+	return false
 }
 
 // isWindowsAbsolute reports a drive with a root (C:/x) as Windows sees it;
@@ -221,21 +241,6 @@ func matchSegment(glob, s string) bool {
 		s = s[i+len(mid):]
 	}
 	return len(s) >= len(last) && strings.HasSuffix(s, last)
-}
-
-// patternsOverlap reports whether some path matches both patterns. Patterns
-// are '/'-separated segments of literals and `*`; they overlap when they have
-// as many segments and every pair of segments has a common match.
-func patternsOverlap(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !segmentsOverlap(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // segmentsOverlap reports whether two single-segment globs share a match.

@@ -162,7 +162,24 @@ type Problem struct {
 
 	// precedence orders problems the way upstream checks them, so the
 	// smallest is the one upstream would report (see Problems.First).
-	precedence []int
+	precedence precedence
+}
+
+// precedence is a key in upstream's check order: step, action index, then
+// finer positions; unused places are zero. Keys compare element by element.
+type precedence [6]int
+
+// pr builds a precedence key from its leading parts.
+func pr(parts ...int) precedence {
+	var k precedence
+	copy(k[:], parts)
+	return k
+}
+
+// then returns the key with more parts placed after the used ones.
+func (k precedence) then(n int, more ...int) precedence {
+	copy(k[n:], more)
+	return k
 }
 
 // IsError reports whether the problem blocks the project.
@@ -245,8 +262,8 @@ func (ps Problems) sortByPosition() {
 	})
 }
 
-func comparePrecedence(a, b []int) int {
-	for i := 0; i < len(a) && i < len(b); i++ {
+func comparePrecedence(a, b precedence) int {
+	for i := range a {
 		if a[i] != b[i] {
 			if a[i] < b[i] {
 				return -1
@@ -254,5 +271,5 @@ func comparePrecedence(a, b []int) int {
 			return 1
 		}
 	}
-	return len(a) - len(b)
+	return 0
 }

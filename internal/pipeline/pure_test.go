@@ -2,10 +2,13 @@ package pipeline
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -165,11 +168,10 @@ func TestPatternsOverlap(t *testing.T) {
 		{"output/*.csv", "output/*.png", false},
 	}
 	for _, tt := range tests {
-		sa, sb := strings.Split(tt.a, "/"), strings.Split(tt.b, "/")
-		if got := patternsOverlap(sa, sb); got != tt.want {
+		if got := patternStringsOverlap(tt.a, tt.b); got != tt.want {
 			t.Errorf("overlap(%q, %q) = %v", tt.a, tt.b, got)
 		}
-		if got := patternsOverlap(sb, sa); got != tt.want {
+		if got := patternStringsOverlap(tt.b, tt.a); got != tt.want {
 			t.Errorf("overlap(%q, %q) = %v (reversed)", tt.b, tt.a, got)
 		}
 	}
@@ -372,4 +374,52 @@ func tf(b bool) string {
 		return "T"
 	}
 	return "F"
+}
+
+// TestOverlapIndexMatchesBruteForce checks the prefix-indexed overlap
+// search against comparing every pair, on random patterns.
+func TestOverlapIndexMatchesBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	segs := []string{"output", "out", "o*", "*", "a", "ab*", "*b"}
+	names := []string{"x", "xy", "x*", "*y", "in*", "input", "*"}
+	exts := []string{".csv", ".png"}
+	for round := 0; round < 300; round++ {
+		var b strings.Builder
+		b.WriteString("version: '1.0'\nactions:\n")
+		type pat struct {
+			action int
+			p      string
+		}
+		var all []pat
+		for a := 0; a < 6; a++ {
+			fmt.Fprintf(&b, "  a%d:\n    run: python:v2 p%d\n    outputs:\n      highly_sensitive:\n", a, a)
+			for k := 0; k < 1+rng.IntN(2); k++ {
+				p := names[rng.IntN(len(names))] + exts[rng.IntN(len(exts))]
+				for d := rng.IntN(3); d > 0; d-- {
+					p = segs[rng.IntN(len(segs))] + "/" + p
+				}
+				fmt.Fprintf(&b, "        o%d: '%s'\n", k, p)
+				all = append(all, pat{a, p})
+			}
+		}
+		_, probs := Parse("project.yaml", []byte(b.String()))
+		warned := map[string]bool{}
+		for _, w := range probs.Warnings() {
+			if w.Rule == RuleWarnOverlappingOutputs {
+				warned[strings.Fields(w.Message)[2]+" "+strings.Fields(w.Message)[5]] = true
+			}
+		}
+		for i, x := range all {
+			want := false
+			for _, y := range all[:i] {
+				if y.action < x.action && patternStringsOverlap(x.p, y.p) {
+					want = true
+				}
+			}
+			key := x.p + " a" + strconv.Itoa(x.action)
+			if warned[key] != want {
+				t.Fatalf("round %d: pattern %s of a%d: warned=%v, brute force says %v\n%s", round, x.p, x.action, warned[key], want, b.String())
+			}
+		}
+	}
 }

@@ -29,7 +29,7 @@ func (p *Pipeline) Render(w io.Writer, format string) error {
 func (p *Pipeline) renderText(w io.Writer) error {
 	var b strings.Builder
 	for _, id := range p.order {
-		a := p.byID[id]
+		a := p.Action(id)
 		b.WriteString(textName(id))
 		if lv := levelSummary(a); lv != "" {
 			b.WriteString("  [" + lv + "]")
@@ -62,7 +62,7 @@ func (p *Pipeline) renderDOT(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("digraph pipeline {\n  rankdir=LR;\n  node [shape=box];\n")
 	for _, id := range p.order {
-		a := p.byID[id]
+		a := p.Action(id)
 		attrs := ""
 		if len(a.Outputs.ModeratelySensitive) > 0 {
 			attrs = " [style=filled, fillcolor=\"#e8f4e8\"]"
@@ -72,7 +72,7 @@ func (p *Pipeline) renderDOT(w io.Writer) error {
 		fmt.Fprintf(&b, "  %s%s;\n", strconv.Quote(id), attrs)
 	}
 	for _, id := range p.order {
-		for _, n := range p.byID[id].Needs {
+		for _, n := range p.Action(id).Needs {
 			fmt.Fprintf(&b, "  %s -> %s;\n", strconv.Quote(n), strconv.Quote(id))
 		}
 	}
@@ -91,7 +91,7 @@ func (p *Pipeline) renderMermaid(w io.Writer) error {
 		fmt.Fprintf(&b, "  %s[\"%s\"]\n", node[id], label)
 	}
 	for _, id := range p.order {
-		for _, n := range p.byID[id].Needs {
+		for _, n := range p.Action(id).Needs {
 			fmt.Fprintf(&b, "  %s --> %s\n", node[n], node[id])
 		}
 	}

@@ -119,7 +119,7 @@ type validator struct {
 	version   float64
 	versionOK bool
 
-	actionIDs map[string]bool
+	actionIDs map[string]int // action id -> index of its first definition
 	actions   []*actionState
 
 	populationSize  int64
@@ -148,23 +148,23 @@ type actionState struct {
 	outputNodes []*yaml.Node
 }
 
-func (v *validator) add(sev Severity, n *yaml.Node, rule, msg, hint string, prec ...int) {
+func (v *validator) add(sev Severity, n *yaml.Node, rule, msg, hint string, prec precedence) {
 	pos := Position{1, 1}
 	if n != nil {
 		pos = Position{n.Line, n.Column}
 	}
-	v.addAt(sev, pos, rule, msg, hint, prec...)
+	v.addAt(sev, pos, rule, msg, hint, prec)
 }
 
-func (v *validator) addAt(sev Severity, pos Position, rule, msg, hint string, prec ...int) {
+func (v *validator) addAt(sev Severity, pos Position, rule, msg, hint string, prec precedence) {
 	v.probs = append(v.probs, Problem{
 		Severity: sev, Rule: rule, File: v.file, Line: pos.Line, Column: pos.Column,
 		Message: msg, Hint: hint, precedence: prec,
 	})
 }
 
-func (v *validator) errorAt(n *yaml.Node, rule, msg, hint string, prec ...int) {
-	v.add(SeverityError, n, rule, msg, hint, prec...)
+func (v *validator) errorAt(n *yaml.Node, rule, msg, hint string, prec precedence) {
+	v.add(SeverityError, n, rule, msg, hint, prec)
 }
 
 func (v *validator) run(src []byte) {
@@ -173,13 +173,13 @@ func (v *validator) run(src []byte) {
 	if root == nil {
 		if len(yprobs) == 0 {
 			v.errorAt(nil, RuleTopNotMapping, "the project file is empty",
-				"start it with `version: '5.0'` and an `actions:` section", stepYAML, 1)
+				"start it with `version: '5.0'` and an `actions:` section", pr(stepYAML, 1))
 		}
 		return
 	}
 	if r := resolve(root); r.Kind != yaml.MappingNode {
 		v.errorAt(root, RuleTopNotMapping, "the project file must be a mapping of `version`, `expectations` and `actions`",
-			"start it with `version: '5.0'` and an `actions:` section", stepYAML, 1)
+			"start it with `version: '5.0'` and an `actions:` section", pr(stepYAML, 1))
 		return
 	}
 	v.root = root
@@ -202,7 +202,7 @@ func (v *validator) run(src []byte) {
 		v.errorAt(unknown[0].key, RuleTopUnknownKey,
 			fmt.Sprintf("Unexpected parameters (%s) in project", joinNames(unknown)),
 			"the top level holds only version, expectations and actions; if this is an action, indent it under `actions:`",
-			stepTopKeys)
+			pr(stepTopKeys))
 	}
 	v.checkVersion(versionE)
 	v.checkActions(actionsE)
@@ -236,25 +236,25 @@ func (v *validator) checkVersion(e *entry) {
 		}
 		v.errorAt(at, RuleVersionMissing,
 			fmt.Sprintf("Project file must have a `version` attribute specifying which version of the project configuration format it uses (current latest version is %d)", LatestVersion),
-			"add `version: '5.0'` at the top of the file", stepVersion)
+			"add `version: '5.0'` at the top of the file", pr(stepVersion))
 		return
 	}
 	f, ok := pyFloatNode(e.value)
 	if !ok {
 		v.errorAt(e.value, RuleVersionNotNumber, fmt.Sprintf("`version` must be a number between 1 and %d", LatestVersion),
-			"write the version as a number, e.g. version: '5.0'", stepVersion)
+			"write the version as a number, e.g. version: '5.0'", pr(stepVersion))
 		return
 	}
 	if !(f >= 1 && f <= LatestVersion) {
 		v.errorAt(e.value, RuleVersionOutOfRange, fmt.Sprintf("`version` must be a number between 1 and %d", LatestVersion),
-			fmt.Sprintf("the versions are 1 to %d; use version: '5.0' for a new project", LatestVersion), stepVersionRange)
+			fmt.Sprintf("the versions are 1 to %d; use version: '5.0' for a new project", LatestVersion), pr(stepVersionRange))
 		return
 	}
 	v.version, v.versionOK = f, true
 	if f != LatestVersion {
 		v.add(SeverityWarning, e.value, RuleWarnOldVersion,
 			fmt.Sprintf("Your project file is using an old version (%s); consider updating to version %d", pyFloatRepr(f), LatestVersion),
-			"", stepVersion, 1)
+			"", pr(stepVersion, 1))
 	}
 }
 
@@ -277,109 +277,141 @@ func (v *validator) checkActions(e *entry) {
 			}
 		}
 		v.errorAt(at, RuleActionsNotMapping, "Project `actions` section must be a dictionary of key/value pairs",
-			"list the actions under `actions:`, each as `name:` followed by its indented run and outputs", stepActions)
+			"list the actions under `actions:`, each as `name:` followed by its indented run and outputs", pr(stepActions))
 		return
 	}
 	entries := mapEntries(e.value)
-	v.actionIDs = make(map[string]bool, len(entries))
-	for _, ae := range entries {
+	v.actionIDs = make(map[string]int, len(entries))
+	for i, ae := range entries {
 		id := keyText(ae.key)
-		if v.actionIDs[id] {
+		if _, dup := v.actionIDs[id]; dup {
 			v.errorAt(ae.key, RuleYAMLDuplicateKey, fmt.Sprintf("found duplicate action name %q", id),
-				"two actions have the same name (one written as a number, one as text); rename one of them", stepYAML, ae.key.Line, ae.key.Column)
+				"two actions have the same name (one written as a number, one as text); rename one of them", pr(stepYAML, ae.key.Line, ae.key.Column))
+			continue
 		}
-		v.actionIDs[id] = true
+		v.actionIDs[id] = i
 	}
 	for i, ae := range entries {
 		v.checkAction(i, ae)
 	}
 }
 
-var actionKeys = map[string]bool{"run": true, "outputs": true, "needs": true, "config": true, "dummy_data_file": true}
+// actionFields holds an action's known keys; a zero entry is an absent key.
+type actionFields struct {
+	run, outputs, needs, config, dummyDataFile entry
+}
+
+// slot returns where a known key goes, or nil for an unknown key.
+func (f *actionFields) slot(e entry) *entry {
+	if !isString(e.key) {
+		return nil
+	}
+	switch e.name {
+	case "run":
+		return &f.run
+	case "outputs":
+		return &f.outputs
+	case "needs":
+		return &f.needs
+	case "config":
+		return &f.config
+	case "dummy_data_file":
+		return &f.dummyDataFile
+	}
+	return nil
+}
+
+// has reports whether the required key run or outputs is present.
+func (f *actionFields) has(name string) bool {
+	if name == "run" {
+		return f.run.key != nil
+	}
+	return f.outputs.key != nil
+}
 
 func (v *validator) checkAction(i int, ae entry) {
 	id := keyText(ae.key)
 	st := &actionState{index: i, key: ae.key, action: &Action{ID: id, Pos: Position{ae.key.Line, ae.key.Column}}}
 	v.actions = append(v.actions, st)
-	p := func(sub int, more ...int) []int { return append([]int{stepAction, i, sub}, more...) }
+	p := func(sub int, more ...int) precedence { return pr(stepAction, i, sub).then(3, more...) }
 
 	if id == RunAll && v.versionOK {
 		if v.noRunAll() {
 			v.errorAt(ae.key, RuleActionReservedName, "`run_all` is a reserved action name and is not allowed for user-defined actions.",
-				"rename the action; `opensafely run run_all` already runs every action", p(subName)...)
+				"rename the action; `opensafely run run_all` already runs every action", p(subName))
 		} else {
 			v.add(SeverityWarning, ae.key, RuleWarnRunAllName,
 				"`run_all` is a reserved action name; user-defined actions with this name are ignored and will raise an error in later versions.",
-				"rename the action", p(subName)...)
+				"rename the action", p(subName))
 		}
 	}
 	if !isMapping(ae.value) {
 		v.errorAt(ae.key, RuleActionNotMapping, fmt.Sprintf("Configuration for action %s must be a dictionary of key/value pairs", id),
-			"give the action an indented `run:` and `outputs:`", p(subBody)...)
+			"give the action an indented `run:` and `outputs:`", p(subBody))
 		return
 	}
-	fields := map[string]entry{}
+	var fields actionFields
 	var unknown []entry
 	for _, fe := range mapEntries(ae.value) {
-		if isString(fe.key) && actionKeys[fe.name] {
-			fields[fe.name] = fe
+		if f := fields.slot(fe); f != nil {
+			*f = fe
 		} else {
 			unknown = append(unknown, fe)
 		}
 	}
 	for j, key := range []string{"run", "outputs"} {
-		if _, ok := fields[key]; !ok {
+		if !fields.has(key) {
 			rule := RuleActionMissingRun
 			hint := "add a line `run: image:tag arguments`, e.g. `run: python:v2 python analysis/model.py`"
 			if key == "outputs" {
 				rule = RuleActionMissingOutputs
 				hint = "add an `outputs:` section naming the files the action writes under a privacy level"
 			}
-			v.errorAt(ae.key, rule, fmt.Sprintf("Action %s must contain a configuration for '%s'", id, key), hint, p(subRequired, j)...)
+			v.errorAt(ae.key, rule, fmt.Sprintf("Action %s must contain a configuration for '%s'", id, key), hint, p(subRequired, j))
 		}
 	}
 	if len(unknown) > 0 {
 		v.errorAt(unknown[0].key, RuleActionUnknownKey, fmt.Sprintf("Unexpected parameters (%s) in action %s", joinNames(unknown), id),
-			"an action may have only run, needs, outputs, config and dummy_data_file", p(subUnknownKey)...)
+			"an action may have only run, needs, outputs, config and dummy_data_file", p(subUnknownKey))
 	}
 
 	// Field types, in upstream's order.
-	outputsE, hasOutputs := fields["outputs"]
+	outputsE, hasOutputs := fields.outputs, fields.outputs.key != nil
 	outputsOK := hasOutputs && isMapping(outputsE.value)
 	if hasOutputs && !outputsOK {
 		v.errorAt(valueOrKey(outputsE), RuleActionOutputsType, fmt.Sprintf("`outputs` section for action %s must be a dictionary of key/value pairs", id),
-			"put each privacy level on its own indented line, e.g. `highly_sensitive:` and under it `dataset: output/dataset.csv`", p(subTypes, 0)...)
+			"put each privacy level on its own indented line, e.g. `highly_sensitive:` and under it `dataset: output/dataset.csv`", p(subTypes, 0))
 	}
-	runE, hasRun := fields["run"]
+	runE, hasRun := fields.run, fields.run.key != nil
 	runOK := hasRun && isString(runE.value)
 	if hasRun && !runOK {
 		v.errorAt(valueOrKey(runE), RuleActionRunType, fmt.Sprintf("`run` section for action %s must be a string", id),
-			"write the command on one line after `run:`, e.g. `run: python:v2 python analysis/model.py`", p(subTypes, 1)...)
+			"write the command on one line after `run:`, e.g. `run: python:v2 python analysis/model.py`", p(subTypes, 1))
 	}
-	needsE, hasNeeds := fields["needs"]
+	needsE, hasNeeds := fields.needs, fields.needs.key != nil
 	needsOK := hasNeeds && isSequence(needsE.value)
 	if hasNeeds && !needsOK && !isNull(needsE.value) {
 		v.errorAt(needsE.value, RuleActionNeedsType, fmt.Sprintf("`needs` section for action %s must be a list", id),
-			"write the actions as a list, e.g. `needs: [generate_dataset, prepare_data]`", p(subTypes, 2)...)
+			"write the actions as a list, e.g. `needs: [generate_dataset, prepare_data]`", p(subTypes, 2))
 	}
-	if ce, ok := fields["config"]; ok && !isNull(ce.value) {
+	if ce := fields.config; ce.key != nil && !isNull(ce.value) {
 		if isMapping(ce.value) {
 			st.action.Config = resolve(ce.value)
 			if _, err := ConfigJSON(st.action.Config); err != nil {
 				v.errorAt(ce.value, RuleActionConfigJSON, fmt.Sprintf("`config` section for action %s cannot be passed to the action: %v", id, err),
-					"config is passed to the action as JSON on its command line: keep it small and free of self-references", p(subTypes, 3)...)
+					"config is passed to the action as JSON on its command line: keep it small and free of self-references", p(subTypes, 3))
 			}
 		} else {
 			v.errorAt(ce.value, RuleActionConfigType, fmt.Sprintf("`config` section for action %s must be a dictionary of key/value pairs", id),
-				"give config as indented key: value pairs", p(subTypes, 3)...)
+				"give config as indented key: value pairs", p(subTypes, 3))
 		}
 	}
-	if de, ok := fields["dummy_data_file"]; ok && !isNull(de.value) {
+	if de := fields.dummyDataFile; de.key != nil && !isNull(de.value) {
 		if isString(de.value) {
 			st.action.DummyDataFile = resolve(de.value).Value
 		} else {
 			v.errorAt(de.value, RuleActionDummyDataType, fmt.Sprintf("`dummy_data_file` section for action %s must be a string", id),
-				"give the path of the dummy data file, e.g. `dummy_data_file: test-data/dummy.csv`", p(subTypes, 4)...)
+				"give the path of the dummy data file, e.g. `dummy_data_file: test-data/dummy.csv`", p(subTypes, 4))
 		}
 	}
 
@@ -414,46 +446,43 @@ func valueOrKey(e entry) *yaml.Node {
 // checkOutputs checks the outputs mapping and records its patterns. It
 // reports whether the structure is sound enough for the command-specific
 // checks.
-func (v *validator) checkOutputs(st *actionState, oe entry, prec []int) bool {
+func (v *validator) checkOutputs(st *actionState, oe entry, prec precedence) bool {
 	id := st.action.ID
-	p := func(more ...int) []int { return append(append([]int{}, prec...), more...) }
-	levels := map[string]entry{}
+	p := func(more ...int) precedence { return prec.then(3, more...) }
+	var levels [3]entry // by index in Levels; a zero entry is absent
+	nLevels := 0
 	var unknown []entry
 	for _, le := range mapEntries(oe.value) {
-		isLevel := false
+		li := -1
 		if isString(le.key) {
-			for _, l := range Levels {
-				if le.name == l {
-					isLevel = true
-				}
-			}
+			li = levelIndex(le.name)
 		}
-		if isLevel {
-			if !isNull(le.value) {
-				levels[le.name] = le
-			}
-		} else {
+		switch {
+		case li < 0:
 			unknown = append(unknown, le)
+		case !isNull(le.value):
+			levels[li] = le
+			nLevels++
 		}
 	}
 	sound := true
-	if len(levels) == 0 {
+	if nLevels == 0 {
 		v.errorAt(oe.key, RuleOutputsNoLevel, "must specify at least one output of: highly_sensitive, moderately_sensitive, minimally_sensitive",
-			fmt.Sprintf("put the outputs of action %s under a privacy level, e.g. `highly_sensitive:` for data about patients", id), p(0)...)
+			fmt.Sprintf("put the outputs of action %s under a privacy level, e.g. `highly_sensitive:` for data about patients", id), p(0))
 		sound = false
 	}
 	if len(unknown) > 0 {
 		v.errorAt(unknown[0].key, RuleOutputsUnknownLevel, fmt.Sprintf("Unexpected parameters (%s) in `outputs` section for action %s", joinNames(unknown), id),
-			"the privacy levels are highly_sensitive, moderately_sensitive and minimally_sensitive", p(1)...)
+			"the privacy levels are highly_sensitive, moderately_sensitive and minimally_sensitive", p(1))
 	}
 	for li, level := range Levels {
-		le, ok := levels[level]
-		if !ok {
+		le := levels[li]
+		if le.key == nil {
 			continue
 		}
 		if !isMapping(le.value) {
 			v.errorAt(le.value, RuleOutputsLevelType, fmt.Sprintf("`%s` section for action %s must be a dictionary of key/value pairs", level, id),
-				"name each output, e.g. `dataset: output/dataset.csv`", p(2+li)...)
+				"name each output, e.g. `dataset: output/dataset.csv`", p(2+li))
 			sound = false
 			continue
 		}
@@ -461,39 +490,30 @@ func (v *validator) checkOutputs(st *actionState, oe entry, prec []int) bool {
 		for j, fe := range mapEntries(le.value) {
 			if !isString(fe.value) {
 				v.errorAt(valueOrKey(fe), RuleOutputNotString, fmt.Sprintf("`%s` output for action %s must be a string", keyText(fe.key), id),
-					"give the output's path as text, e.g. output/results.csv", p(2+li, j, 0)...)
+					"give the output's path as text, e.g. output/results.csv", p(2+li, j, 0))
 				sound = false
 				continue
 			}
 			pat := resolve(fe.value).Value
 			out := Output{Name: keyText(fe.key), Pattern: pat, Level: level, Pos: Position{fe.value.Line, fe.value.Column}}
 			st.action.Outputs.add(out)
+			st.outputNodes = append(st.outputNodes, fe.value) // parallel to Outputs.All()
 			if issue := checkPattern(pat, level); issue != nil {
-				v.errorAt(fe.value, issue.rule, fmt.Sprintf("Output path %s is invalid: %s", pat, issue.reason), issue.hint, p(2+li, j, 1)...)
+				v.errorAt(fe.value, issue.rule, fmt.Sprintf("Output path %s is invalid: %s", pat, issue.reason), issue.hint, p(2+li, j, 1))
 			} else {
 				st.goodOutputs = append(st.goodOutputs, out)
-			}
-		}
-	}
-	// outputNodes parallel to Outputs.All(), for later position lookups.
-	for _, level := range Levels {
-		if le, ok := levels[level]; ok && isMapping(le.value) {
-			for _, fe := range mapEntries(le.value) {
-				if isString(fe.value) {
-					st.outputNodes = append(st.outputNodes, fe.value)
-				}
 			}
 		}
 	}
 	return sound
 }
 
-func (v *validator) checkRun(st *actionState, raw string, prec []int) bool {
+func (v *validator) checkRun(st *actionState, raw string, prec precedence) bool {
 	id := st.action.ID
 	st.action.Run.Raw = raw
 	if raw == "" {
 		v.errorAt(st.runNode, RuleRunEmpty, fmt.Sprintf("run must have a value, %s has an empty run key", id),
-			"give the command to run, e.g. `run: python:v2 python analysis/model.py`", prec...)
+			"give the command to run, e.g. `run: python:v2 python analysis/model.py`", prec)
 		return false
 	}
 	parts, at, err := splitWords(raw)
@@ -503,27 +523,32 @@ func (v *validator) checkRun(st *actionState, raw string, prec []int) bool {
 			what = "a backslash with nothing after it"
 		}
 		v.addAt(SeverityError, scalarOffsetPos(st.runNode, at), RuleRunUnbalancedQuote, fmt.Sprintf("Action %s has %s in its run command", id, what),
-			"close every ' and \" in the command, or escape a literal quote with a backslash", prec...)
+			"close every ' and \" in the command, or escape a literal quote with a backslash", prec)
 		return false
 	}
 	if len(parts) == 0 {
 		v.errorAt(st.runNode, RuleRunEmpty, fmt.Sprintf("run must have a value, %s has an empty run key", id),
-			"give the command to run, e.g. `run: python:v2 python analysis/model.py`", prec...)
+			"give the command to run, e.g. `run: python:v2 python analysis/model.py`", prec)
 		return false
 	}
 	name, tag, _ := strings.Cut(parts[0], ":")
 	if !ValidTag(tag) {
 		v.errorAt(st.runNode, RuleRunTag, fmt.Sprintf("Action command %s must have a version specified in the form :vN (e.g. %s:v2)", name, name),
-			"tags are vN (v1, v2, v1.2.3, v1-pre), dev or latest", prec...)
+			"tags are vN (v1, v2, v1.2.3, v1-pre), dev or latest", prec)
 		return false
 	}
 	st.action.Run.Parts, st.action.Run.Image, st.action.Run.Tag = parts, name, tag
 	return true
 }
 
-func (v *validator) checkNeeds(st *actionState, n *yaml.Node, prec []int) {
+func (v *validator) checkNeeds(st *actionState, n *yaml.Node, prec precedence) {
 	id := st.action.ID
-	for k, e := range resolve(n).Content {
+	entries := resolve(n).Content
+	var listed map[string]bool // for long lists; short ones are scanned
+	if len(entries) > 8 {
+		listed = make(map[string]bool, len(entries))
+	}
+	for k, e := range entries {
 		if !isString(e) {
 			got := "null"
 			if r := resolve(e); r.Kind == yaml.ScalarNode && !isNull(r) {
@@ -534,32 +559,37 @@ func (v *validator) checkNeeds(st *actionState, n *yaml.Node, prec []int) {
 				got = "a list"
 			}
 			v.errorAt(e, RuleNeedsNotString, fmt.Sprintf("`needs` entries for action %s must be action names (strings), got %s", id, got),
-				"quote the name if it looks like a number, e.g. needs: ['2017']", append(append([]int{}, prec...), k)...)
+				"quote the name if it looks like a number, e.g. needs: ['2017']", prec.then(3, k))
 			continue
 		}
 		name := resolve(e).Value
 		if strings.Contains(name, " ") {
 			v.errorAt(e, RuleNeedsSpace, fmt.Sprintf("`needs` actions should be separated with commas, but %s needs `%s`", id, name),
-				"separate the actions with commas, e.g. needs: [a, b]", append(append([]int{}, prec...), k)...)
+				"separate the actions with commas, e.g. needs: [a, b]", prec.then(3, k))
 			continue
 		}
-		if slices.Contains(st.action.Needs, name) {
-			continue // listed twice: one dependency all the same
+		if listed != nil {
+			if listed[name] {
+				continue // listed twice: one dependency all the same
+			}
+			listed[name] = true
+		} else if slices.Contains(st.action.Needs, name) {
+			continue
 		}
 		st.action.Needs = append(st.action.Needs, name)
 		st.needNodes = append(st.needNodes, e)
 	}
 }
 
-func (v *validator) checkCohortOutputs(st *actionState, prec []int) {
+func (v *validator) checkCohortOutputs(st *actionState, prec precedence) {
 	a := st.action
 	if n := a.Outputs.NumLevels(); n != 1 {
 		v.errorAt(st.key, RuleCohortOneLevel, fmt.Sprintf("A `generate_cohort` action must have exactly one output; %s had %d", a.ID, n),
-			"put every output of generate_cohort under highly_sensitive", prec...)
+			"put every output of generate_cohort under highly_sensitive", prec)
 		return
 	}
 	dirSet := map[string]bool{}
-	for _, o := range a.Outputs.All() {
+	for _, o := range a.Outputs.all() {
 		dirSet[parentDir(o.Pattern)] = true
 	}
 	if len(dirSet) == 1 {
@@ -581,20 +611,20 @@ func (v *validator) checkCohortOutputs(st *actionState, prec []int) {
 		fmt.Fprintf(&b, "\n - %s/", d)
 	}
 	v.errorAt(st.key, RuleCohortOneDir, b.String(),
-		"write every output to one directory, or pass --output-dir to generate_cohort", prec...)
+		"write every output to one directory, or pass --output-dir to generate_cohort", prec)
 }
 
-func (v *validator) checkDatasetOutputs(st *actionState, prec []int) {
+func (v *validator) checkDatasetOutputs(st *actionState, prec precedence) {
 	a := st.action
 	if len(a.Outputs.ModeratelySensitive) > 0 || len(a.Outputs.MinimallySensitive) > 0 {
 		v.errorAt(st.key, RuleDatasetLevel, fmt.Sprintf("`%s` action uses `generate-dataset` and so all outputs must be labelled `highly_sensitive`", a.ID),
-			"a dataset holds patient-level data: label its outputs highly_sensitive", prec...)
+			"a dataset holds patient-level data: label its outputs highly_sensitive", prec)
 		return
 	}
 	spec, _ := OutputSpec(a.Run.Parts)
 	if spec == "" {
 		v.errorAt(st.runNode, RuleDatasetNoOutput, fmt.Sprintf("`%s` action does not provide an `--output` argument specifying where the results of `generate-dataset` should be stored", a.ID),
-			"add e.g. `--output output/dataset.csv.gz` to the command and list the same path under highly_sensitive", prec...)
+			"add e.g. `--output output/dataset.csv.gz` to the command and list the same path under highly_sensitive", prec)
 		return
 	}
 	var patterns []string
@@ -607,7 +637,7 @@ func (v *validator) checkDatasetOutputs(st *actionState, prec []int) {
 	v.errorAt(st.runNode, RuleDatasetOutputMismatch,
 		fmt.Sprintf("output specification must match the `--output` argument in the `run` command\n              got: %s\nbut was expecting: %s",
 			strings.Join(patterns, ", "), expectedPatternForSpec(spec)),
-		"make the highly_sensitive output the same path as --output", prec...)
+		"make the highly_sensitive output the same path as --output", prec)
 }
 
 // splitDirectoryAndExtension splits ehrQL's `dir:ext` output syntax; ext is
@@ -665,34 +695,41 @@ func (v *validator) checkAcrossActions() {
 		img := st.action.Run.Parts[0]
 		if v.noCohortextractor() && strings.HasPrefix(img, "cohortextractor") {
 			v.errorAt(st.runNode, RuleCohortextractorRemoved, fmt.Sprintf("Action %s uses cohortextractor actions, which are not supported in this version.", st.action.ID),
-				"port the study definition to ehrQL, or keep the project at version 3", stepCohortextractor, st.index)
+				"port the study definition to ehrQL, or keep the project at version 3", pr(stepCohortextractor, st.index))
 		}
 		if v.noLatest() && strings.HasSuffix(img, ":latest") {
 			v.errorAt(st.runNode, RuleLatestTag, fmt.Sprintf("Action %s uses `%s`, which is not supported. Provide a version e.g. `:v2` instead", st.action.ID, img),
-				"pin the image to a version, e.g. "+st.action.Run.Image+":v2", stepLatest, st.index)
+				"pin the image to a version, e.g. "+st.action.Run.Image+":v2", pr(stepLatest, st.index))
 		}
 	}
 	// 8: the same run command twice.
-	seen := map[string][]string{}
-	for _, st := range v.actions {
+	firstRun := make(map[string]int, len(v.actions)) // run string -> first action
+	seen := map[string][]string{}                    // run string -> actions, once repeated
+	for i, st := range v.actions {
 		if !st.runOK {
 			continue
 		}
 		raw := st.action.Run.Raw
+		if f, dup := firstRun[raw]; !dup {
+			firstRun[raw] = i
+			continue
+		} else if seen[raw] == nil {
+			seen[raw] = []string{v.actions[f].action.ID}
+		}
 		if prev := seen[raw]; len(prev) > 0 {
 			v.errorAt(st.runNode, RuleRunDuplicate, fmt.Sprintf("Action %s has the same 'run' command as other actions: %s", st.action.ID, strings.Join(prev, " ,")),
-				"two actions that run the same command would write the same outputs; remove one, or make their commands differ", stepRunDuplicate, st.index)
+				"two actions that run the same command would write the same outputs; remove one, or make their commands differ", pr(stepRunDuplicate, st.index))
 		}
 		seen[raw] = append(seen[raw], st.action.ID)
 	}
 	// 9: the same output pattern twice (version 2 on).
 	if v.uniqueOutputs() {
-		first := map[string]string{}
+		first := make(map[string]string, len(v.actions))
 		for _, st := range v.actions {
-			for j, o := range st.action.Outputs.All() {
+			for j, o := range st.action.Outputs.all() {
 				if owner, dup := first[o.Pattern]; dup {
 					v.errorAt(st.outputNodes[j], RuleOutputDuplicate, fmt.Sprintf("Output path %s is not unique", o.Pattern),
-						fmt.Sprintf("action %s already writes this path; each output path may be listed once", owner), stepOutputDuplicate, st.index, j)
+						fmt.Sprintf("action %s already writes this path; each output path may be listed once", owner), pr(stepOutputDuplicate, st.index, j))
 				} else {
 					first[o.Pattern] = st.action.ID
 				}
@@ -702,9 +739,9 @@ func (v *validator) checkAcrossActions() {
 	// 10: needs naming actions that do not exist.
 	for _, st := range v.actions {
 		for k, n := range st.action.Needs {
-			if !v.actionIDs[n] {
+			if _, ok := v.actionIDs[n]; !ok {
 				v.errorAt(st.needNodes[k], RuleNeedsUnknown, fmt.Sprintf("Action `%s` references an unknown action in its `needs` list: %s", st.action.ID, n),
-					v.suggestAction(n), stepNeedsUnknown, st.index, k)
+					v.suggestAction(n), pr(stepNeedsUnknown, st.index, k))
 			}
 		}
 	}
@@ -743,7 +780,7 @@ func (v *validator) checkExpectations(e *entry) {
 		if present {
 			v.errorAt(e.key, RuleExpectationsForbidden,
 				"Project includes `expectations` section, which is not supported in this version. This section is only applicable to deprecated cohortextractor actions; you can safely remove it.",
-				"delete the expectations section", stepExpectations, 0)
+				"delete the expectations section", pr(stepExpectations, 0))
 		}
 		return
 	case !v.needExpectations():
@@ -756,12 +793,12 @@ func (v *validator) checkExpectations(e *entry) {
 			at = e.key
 		}
 		v.errorAt(at, RuleExpectationsMissing, "Project must include `expectations` section",
-			"add `expectations:` with `population_size: 1000` under it", stepExpectations, 0)
+			"add `expectations:` with `population_size: 1000` under it", pr(stepExpectations, 0))
 		return
 	}
 	if !isMapping(e.value) {
 		v.errorAt(e.value, RuleExpectationsNotMapping, "Project `expectations` section must be a dictionary of key/value pairs",
-			"write `population_size: 1000` on an indented line under `expectations:`", stepExpectations, 1)
+			"write `population_size: 1000` on an indented line under `expectations:`", pr(stepExpectations, 1))
 		return
 	}
 	var pop *entry
@@ -776,11 +813,11 @@ func (v *validator) checkExpectations(e *entry) {
 	}
 	if pop == nil {
 		v.errorAt(e.key, RuleExpectationsNoPopulation, "Project `expectations` section must include `population_size` section",
-			"add `population_size: 1000` under `expectations:`", stepExpectations, 2)
+			"add `population_size: 1000` under `expectations:`", pr(stepExpectations, 2))
 	}
 	if len(unknown) > 0 {
 		v.errorAt(unknown[0].key, RuleExpectationsUnknownKey, fmt.Sprintf("Unexpected parameters (%s) in project `expectations` section", joinNames(unknown)),
-			"expectations holds only population_size", stepExpectations, 3)
+			"expectations holds only population_size", pr(stepExpectations, 3))
 	}
 	if pop == nil {
 		return
@@ -788,7 +825,7 @@ func (v *validator) checkExpectations(e *entry) {
 	n, ok := pyIntNode(pop.value)
 	if !ok {
 		v.errorAt(valueOrKey(*pop), RuleExpectationsPopulationType, "Project expectations population size must be a number",
-			"give a whole number, e.g. population_size: 1000", stepExpectations, 4)
+			"give a whole number, e.g. population_size: 1000", pr(stepExpectations, 4))
 		return
 	}
 	if n.IsInt64() {
@@ -798,7 +835,7 @@ func (v *validator) checkExpectations(e *entry) {
 }
 
 func (v *validator) checkCycles() {
-	g := newGraph(v.actions)
+	g := newGraph(v.actions, v.actionIDs)
 	for _, cyc := range g.cycles() {
 		names := make([]string, len(cyc))
 		for i, idx := range cyc {
@@ -816,7 +853,7 @@ func (v *validator) checkCycles() {
 			}
 		}
 		v.errorAt(at, RuleNeedsCycle, "Dependency cycle in `needs`: "+path,
-			"an action cannot depend on its own outputs, directly or through others: remove one of these needs", stepCycle, cyc[0])
+			"an action cannot depend on its own outputs, directly or through others: remove one of these needs", pr(stepCycle, cyc[0]))
 	}
 }
 
@@ -826,11 +863,11 @@ func (v *validator) pipeline() *Pipeline {
 		Version:         v.version,
 		PopulationSize:  v.populationSize,
 		HasExpectations: v.hasExpectations,
-		byID:            make(map[string]*Action, len(v.actions)),
+		byID:            v.actionIDs,
+		Actions:         make([]*Action, len(v.actions)),
 	}
-	for _, st := range v.actions {
-		p.Actions = append(p.Actions, st.action)
-		p.byID[st.action.ID] = st.action
+	for i, st := range v.actions {
+		p.Actions[i] = st.action
 	}
 	p.order = topoOrder(p.Actions, p.byID)
 	return p

@@ -48,7 +48,7 @@ func parseYAML(file string, src []byte) (*yaml.Node, Problems) {
 			Severity: SeverityError, Rule: RuleYAMLSyntax, File: file, Line: line, Column: 1,
 			Message:    "expected a single document in the stream, but found another document",
 			Hint:       "a project.yaml holds one YAML document: remove the second '---' and what follows it",
-			precedence: []int{0, 0},
+			precedence: pr(0, 0),
 		}}
 	} else if !errors.Is(err, io.EOF) {
 		return nil, Problems{yamlSyntaxProblem(file, err)}
@@ -74,7 +74,7 @@ func yamlSyntaxProblem(file string, err error) Problem {
 		Severity: SeverityError, Rule: RuleYAMLSyntax, File: file, Line: line, Column: 1,
 		Message:    "YAML syntax error: " + msg,
 		Hint:       "check the indentation and quoting on this line and the one before it; YAML indents with spaces, never tabs",
-		precedence: []int{0, 0},
+		precedence: pr(0, 0),
 	}
 }
 
@@ -87,10 +87,16 @@ type yamlChecker struct {
 }
 
 func (c *yamlChecker) walk(n *yaml.Node) {
-	if n == nil || c.seen[n] {
+	if n == nil {
 		return
 	}
-	c.seen[n] = true
+	// Only an anchored node can be reached twice (through its aliases).
+	if n.Anchor != "" {
+		if c.seen[n] {
+			return
+		}
+		c.seen[n] = true
+	}
 	if n.Kind == yaml.AliasNode {
 		c.walk(n.Alias)
 		return
@@ -101,26 +107,9 @@ func (c *yamlChecker) walk(n *yaml.Node) {
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
-		first := map[string]*yaml.Node{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			rk := resolve(k)
-			if rk.Kind != yaml.ScalarNode {
-				c.add(k, RuleYAMLSyntax, "found an unhashable key: mapping keys must be plain values, not lists or mappings",
-					"use a plain name as the key")
-			} else if rk.ShortTag() != "!!merge" {
-				id := canonicalKey(rk)
-				if orig, dup := first[id]; dup {
-					c.add(k, RuleYAMLDuplicateKey,
-						fmt.Sprintf("found duplicate key %q with value %q (original value: %q)",
-							rk.Value, reprValue(v), reprValue(n.Content[indexOf(n.Content, orig)+1])),
-						fmt.Sprintf("the key %q is already used at line %d; rename or remove one of them", rk.Value, orig.Line))
-				} else {
-					first[id] = k
-				}
-			}
-			c.walk(k)
-			c.walk(v)
+		c.checkKeys(n)
+		for _, e := range n.Content {
+			c.walk(e)
 		}
 	case yaml.SequenceNode:
 		for _, e := range n.Content {
@@ -129,48 +118,106 @@ func (c *yamlChecker) walk(n *yaml.Node) {
 	}
 }
 
+// checkKeys reports keys that are not plain values and keys that repeat.
+func (c *yamlChecker) checkKeys(n *yaml.Node) {
+	pairs := len(n.Content) / 2
+	var first map[keyID]int // canonical key -> index of its key node, for large mappings
+	if pairs > smallMapping {
+		first = make(map[keyID]int, pairs)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		rk := resolve(k)
+		if rk.Kind != yaml.ScalarNode {
+			c.add(k, RuleYAMLSyntax, "found an unhashable key: mapping keys must be plain values, not lists or mappings",
+				"use a plain name as the key")
+			continue
+		}
+		if rk.ShortTag() == "!!merge" {
+			continue
+		}
+		orig := -1
+		if first != nil {
+			id := canonicalKey(rk)
+			if o, dup := first[id]; dup {
+				orig = o
+			} else {
+				first[id] = i
+			}
+		} else {
+			for j := 0; j < i; j += 2 {
+				if rj := resolve(n.Content[j]); rj.Kind == yaml.ScalarNode && rj.ShortTag() != "!!merge" && keysEqual(rj, rk) {
+					orig = j
+					break
+				}
+			}
+		}
+		if orig >= 0 {
+			c.add(k, RuleYAMLDuplicateKey,
+				fmt.Sprintf("found duplicate key %q with value %q (original value: %q)",
+					rk.Value, reprValue(n.Content[i+1]), reprValue(n.Content[orig+1])),
+				fmt.Sprintf("the key %q is already used at line %d; rename or remove one of them", rk.Value, n.Content[orig].Line))
+		}
+	}
+}
+
+// smallMapping is the size up to which mappings compare keys pairwise
+// rather than through a map: cheaper for the small mappings that make up
+// almost all of a project file.
+const smallMapping = 12
+
+// keysEqual reports whether two scalar keys are the same key.
+func keysEqual(a, b *yaml.Node) bool {
+	at, bt := a.ShortTag(), b.ShortTag()
+	if at == "!!str" && bt == "!!str" {
+		return a.Value == b.Value
+	}
+	if at == "!!str" || bt == "!!str" {
+		return false
+	}
+	return canonicalKey(a) == canonicalKey(b)
+}
+
 func (c *yamlChecker) add(n *yaml.Node, rule, msg, hint string) {
 	c.problems = append(c.problems, Problem{
 		Severity: SeverityError, Rule: rule, File: c.file, Line: n.Line, Column: n.Column,
 		Message: msg, Hint: hint,
-		precedence: []int{0, n.Line, n.Column},
+		precedence: pr(0, n.Line, n.Column),
 	})
 }
 
-func indexOf(nodes []*yaml.Node, n *yaml.Node) int {
-	for i, x := range nodes {
-		if x == n {
-			return i
-		}
-	}
-	return -1
+// keyID identifies a mapping key: keys a YAML loader treats as equal have
+// equal keyIDs (1 and 0x1 are the same integer; "1", a string, is not).
+type keyID struct {
+	kind  byte // 's' string, 'n' number, 'z' null, 'f' non-integral float, 'o' other
+	value string
 }
 
-// canonicalKey gives equal strings for keys a YAML loader treats as equal:
-// 1 and 0x1 are the same integer; "1" (a string) is not.
-func canonicalKey(n *yaml.Node) string {
-	tag := n.ShortTag()
-	switch tag {
+// canonicalKey returns a scalar key's identity.
+func canonicalKey(n *yaml.Node) keyID {
+	switch n.ShortTag() {
+	case "!!str":
+		return keyID{'s', n.Value}
 	case "!!int":
 		if i, ok := yamlInt(n.Value); ok {
-			return "int:" + i.String()
+			return keyID{'n', i.String()}
 		}
 	case "!!float":
 		if f, ok := yamlFloat(n.Value); ok {
 			if f == float64(int64(f)) {
-				return "int:" + strconv.FormatInt(int64(f), 10)
+				return keyID{'n', strconv.FormatInt(int64(f), 10)}
 			}
-			return "float:" + strconv.FormatFloat(f, 'g', -1, 64)
+			return keyID{'f', strconv.FormatFloat(f, 'g', -1, 64)}
 		}
 	case "!!null":
-		return "null"
+		return keyID{'z', ""}
 	case "!!bool":
 		if strings.EqualFold(n.Value, "true") {
-			return "int:1"
+			return keyID{'n', "1"}
 		}
-		return "int:0"
+		return keyID{'n', "0"}
 	}
-	return "str:" + n.Value
+	return keyID{'o', n.Value}
 }
 
 // reprValue renders a value the way upstream's duplicate-key message does:
@@ -210,11 +257,41 @@ type entry struct {
 // merge keys ("<<"): merged pairs come after the mapping's own and never
 // replace them.
 func mapEntries(n *yaml.Node) []entry {
-	return mapEntriesMerged(n, map[*yaml.Node]bool{})
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	pairs := len(n.Content) / 2
+	if pairs > smallMapping {
+		return mapEntriesMerged(n, map[*yaml.Node]bool{})
+	}
+	// The common case: a small mapping without merge keys.
+	out := make([]entry, 0, pairs)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		if k == nil || k.Kind != yaml.ScalarNode {
+			continue
+		}
+		if k.ShortTag() == "!!merge" {
+			return mapEntriesMerged(n, map[*yaml.Node]bool{})
+		}
+		dup := false
+		for _, e := range out {
+			if keysEqual(resolve(e.key), k) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, entry{key: n.Content[i], value: n.Content[i+1], name: k.Value})
+		}
+	}
+	return out
 }
 
-// mapEntriesMerged is mapEntries with the set of mappings already merged,
-// so each is merged once however often aliases repeat it.
+// mapEntriesMerged is mapEntries for the general case, with the set of
+// mappings already merged, so each is merged once however often aliases
+// repeat it.
 func mapEntriesMerged(n *yaml.Node, merged map[*yaml.Node]bool) []entry {
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
@@ -222,7 +299,7 @@ func mapEntriesMerged(n *yaml.Node, merged map[*yaml.Node]bool) []entry {
 	}
 	merged[n] = true
 	var own, extra []entry
-	seen := map[string]bool{}
+	seen := make(map[keyID]bool, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), n.Content[i+1]
 		if k == nil || k.Kind != yaml.ScalarNode {
