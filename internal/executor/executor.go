@@ -43,6 +43,9 @@ type JobDefinition struct {
 	CreatedAt time.Time // when the job was created (UTC)
 	Commit    string    // the study commit, "" for a local working tree
 	User      string    // who asked for the job
+	// Repo is the study repository URL recorded in the medium-privacy
+	// manifest; "" for a local working tree (written as null).
+	Repo string
 
 	Image string   // image:tag, e.g. python:v2
 	Args  []string // the words after image:tag
@@ -125,6 +128,12 @@ type Results struct {
 	OOMKilled bool
 	TimedOut  bool
 	Cancelled bool
+	// Errored is true when finalize ran after an executor failure: like a
+	// cancelled job, only the logs were kept.
+	Errored bool
+	// Log holds progress lines for the live log ("Extracting output file:
+	// …", "Logs written to: …", warnings about refused files), in order.
+	Log []string
 }
 
 // FinalizeOptions say why a job is being finalized early.
@@ -155,6 +164,13 @@ type Executor interface {
 	// Cleanup releases what the job held (processes, containers, scratch
 	// files). Any state -> Unknown. Errors are reported, not fatal.
 	Cleanup(ctx context.Context, job JobDefinition) error
+}
+
+// Waiter is implemented by executors that can block until a job stops
+// executing, so the runner need not poll Status. Wait returns when the job
+// is no longer Executing (or ctx ends); the runner then calls Status.
+type Waiter interface {
+	Wait(ctx context.Context, job JobDefinition) error
 }
 
 // ErrRetry marks a transient failure: the runner tries again later

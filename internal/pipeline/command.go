@@ -174,16 +174,18 @@ func splitWords(s string) ([]string, int, error) {
 	return words, 0, nil
 }
 
-// unsafeWordRE finds characters that need quoting, as Python's shlex.quote
-// decides (ASCII word characters and @%+=:,./- are safe).
-var unsafeWordRE = regexp.MustCompile(`[^A-Za-z0-9_@%+=:,./-]`)
-
-// QuoteWord quotes one word for a POSIX shell as Python's shlex.quote does.
+// QuoteWord quotes one word for a POSIX shell as Python's shlex.quote does:
+// words of ASCII letters, digits and @%+=:,./-_ stay as they are.
 func QuoteWord(s string) string {
 	if s == "" {
 		return "''"
 	}
-	if !unsafeWordRE.MatchString(s) {
+	safe := true
+	for i := 0; i < len(s) && safe; i++ {
+		c := s[i]
+		safe = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("@%+=:,./-_", c) >= 0
+	}
+	if safe {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"

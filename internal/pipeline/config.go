@@ -14,19 +14,33 @@ import (
 // cannot blow a small file up into a huge command line.
 const maxConfigJSON = 1 << 20
 
-// RunCommand returns the command a job for this action runs, after the
-// rewriting upstream does when it creates a job: a `config` mapping is
-// appended as `--config '<json>'` and every word is re-quoted for the shell.
-// Without config the run string is returned as written.
-func (a *Action) RunCommand() (string, error) {
+// CommandWords returns the words a job for this action runs, after the
+// rewriting upstream does when it creates a job: a non-empty `config`
+// mapping is appended as `--config <json>`. The slice is new on every call.
+func (a *Action) CommandWords() ([]string, error) {
+	words := make([]string, len(a.Run.Parts), len(a.Run.Parts)+4)
+	copy(words, a.Run.Parts)
 	if a.Config == nil {
-		return a.Run.Raw, nil
+		return words, nil
 	}
 	js, err := ConfigJSON(a.Config)
 	if err != nil {
-		return "", fmt.Errorf("config for action %s: %w", a.ID, err)
+		return nil, fmt.Errorf("config for action %s: %w", a.ID, err)
 	}
-	words := append(append([]string{}, a.Run.Parts...), "--config", js)
+	if js != "{}" {
+		words = append(words, "--config", js)
+	}
+	return words, nil
+}
+
+// RunCommand returns the command line a job for this action runs: its
+// CommandWords re-quoted for the shell, as upstream stores it, so the
+// user's own quoting is normalised.
+func (a *Action) RunCommand() (string, error) {
+	words, err := a.CommandWords()
+	if err != nil {
+		return "", err
+	}
 	return JoinWords(words), nil
 }
 
