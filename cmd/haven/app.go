@@ -144,6 +144,9 @@ Exit codes:
 	root.AddCommand(
 		a.checkCommand(),
 		a.graphCommand(),
+		a.runCommand(),
+		a.statusCommand(),
+		a.logsCommand(),
 		a.versionCommand(),
 		a.completionCommand(root),
 	)

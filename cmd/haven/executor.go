@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/haven-tre/haven"
+	"github.com/haven-tre/haven/internal/executor"
+	"github.com/haven-tre/haven/internal/executor/docker"
+	"github.com/haven-tre/haven/internal/executor/local"
+	"github.com/haven-tre/haven/internal/pipeline"
+)
+
+// Executor kinds for --executor.
+const (
+	executorAuto   = "auto"
+	executorLocal  = "local"
+	executorDocker = "docker"
+)
+
+// pipelineImages lists the image:tag of every action, as containers run
+// them (the literal tag).
+func pipelineImages(p *pipeline.Pipeline) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range p.Actions {
+		ref := a.Run.Image + ":" + a.Run.Tag
+		if !seen[ref] {
+			seen[ref] = true
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// chooseExecutor builds the executor --executor asks for. auto picks
+// docker when the daemon answers and every image the pipeline uses is
+// present, else local; the second result says why, for the user.
+func (a *app) chooseExecutor(ctx context.Context, kind string, p *pipeline.Pipeline) (executor.Executor, string, error) {
+	switch kind {
+	case executorLocal:
+		return local.New(local.Config{}), "as asked with --executor local", nil
+	case executorDocker:
+		d, err := docker.NewFromEnv(ctx, docker.Options{})
+		if err != nil {
+			return nil, "", haven.Errorf(haven.EINVALID, "the docker executor needs a running Docker daemon: %v; start Docker, or use --executor local", err)
+		}
+		missing, err := d.HasImages(ctx, pipelineImages(p))
+		if err != nil {
+			return nil, "", &haven.Error{Code: haven.EINTERNAL, Message: "cannot list Docker images", Err: err}
+		}
+		if len(missing) > 0 {
+			refs := make([]string, len(missing))
+			for i, m := range missing {
+				refs[i] = d.ImageRef(m)
+			}
+			d.Close()
+			return nil, "", haven.Errorf(haven.EINVALID, "these images are not in Docker: %s; haven never pulls while it runs jobs: pull or load them first, or use --executor local",
+				strings.Join(refs, ", "))
+		}
+		return d, "as asked with --executor docker", nil
+	case executorAuto:
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		d, err := docker.NewFromEnv(dctx, docker.Options{})
+		if err != nil {
+			return local.New(local.Config{}), "Docker is not available", nil
+		}
+		missing, err := d.HasImages(dctx, pipelineImages(p))
+		switch {
+		case err != nil:
+			d.Close()
+			return local.New(local.Config{}), "Docker could not list its images", nil
+		case len(missing) > 0:
+			d.Close()
+			return local.New(local.Config{}), fmt.Sprintf("Docker lacks %s", strings.Join(missing, ", ")), nil
+		}
+		return d, "Docker answers and has every image", nil
+	}
+	return nil, "", usageError{fmt.Errorf("unknown --executor %q: use auto, local or docker", kind)}
+}

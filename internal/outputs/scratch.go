@@ -1,0 +1,337 @@
+package outputs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/haven-tre/haven/internal/executor"
+	"github.com/haven-tre/haven/internal/pipeline"
+)
+
+// PrepareScratch builds the job's scratch workspace, ScratchDir(def)
+// (mode 0700): a copy of ProjectDir without the top-level .git and
+// metadata and without every path matching one of ExcludePatterns (a
+// matching directory is left out whole, as upstream does), then each of
+// Inputs copied from WorkspaceDir to the same relative path, then the
+// marker file, last, so its presence means the copy is complete. It
+// returns the lines for the job's live log.
+//
+// It is safe on hostile trees: a symlink is copied, as a regular file,
+// only when it resolves to a regular file inside ProjectDir that is not
+// itself excluded; links leading outside, links to directories, FIFOs,
+// sockets and devices are skipped with a log line and never opened. An
+// input must be a clean relative path naming a regular file inside
+// WorkspaceDir.
+//
+// It is idempotent: with the marker present it returns at once; a scratch
+// directory without the marker (a crash mid-prepare) is removed and built
+// again.
+func PrepareScratch(def executor.JobDefinition, now func() time.Time) (log []string, err error) {
+	if err := checkName("job id", def.ID); err != nil {
+		return nil, err
+	}
+	if def.ScratchRoot == "" || def.ProjectDir == "" {
+		return nil, fmt.Errorf("prepare job %s: the scratch root and the project directory must both be configured", def.ID)
+	}
+	for _, in := range def.Inputs {
+		if err := checkRelPath("input file", in); err != nil {
+			return nil, fmt.Errorf("prepare job %s: %w", def.ID, err)
+		}
+		if in == MarkerFile {
+			return nil, fmt.Errorf("prepare job %s: input file %s has the name of the scratch workspace marker, which cannot be an output: rename the output", def.ID, in)
+		}
+	}
+	dir := ScratchDir(def)
+	if err := os.MkdirAll(def.ScratchRoot, 0o700); err != nil {
+		return nil, fmt.Errorf("prepare job %s: create scratch root: %w", def.ID, err)
+	}
+	fi, err := os.Lstat(dir)
+	switch {
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		return nil, fmt.Errorf("prepare job %s: %w", def.ID, &symlinkError{dir})
+	case err == nil && !fi.IsDir():
+		return nil, fmt.Errorf("prepare job %s: scratch workspace %s is a %s, not a directory: remove it and run the action again", def.ID, dir, fileKind(fi.Mode()))
+	case err == nil:
+		if _, ok, err := ReadMarker(def); err != nil {
+			return nil, fmt.Errorf("prepare job %s: %w", def.ID, err)
+		} else if ok {
+			return nil, nil
+		}
+		// An unfinished copy from an interrupted prepare: start again.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("prepare job %s: remove unfinished scratch workspace %s: %w", def.ID, dir, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("prepare job %s: %w", def.ID, err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("prepare job %s: create scratch workspace: %w", def.ID, err)
+	}
+	scratch, err := openTree(dir, false, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("prepare job %s: %w", def.ID, err)
+	}
+	defer scratch.Close()
+
+	log = append(log, "Copying in code from "+def.ProjectDir)
+	skipped, err := copyProject(def, scratch)
+	if err != nil {
+		return nil, fmt.Errorf("prepare job %s: copy code from %s: %w", def.ID, def.ProjectDir, err)
+	}
+	log = append(log, skipped...)
+
+	if len(def.Inputs) > 0 {
+		if _, err := os.Stat(def.WorkspaceDir); errors.Is(err, fs.ErrNotExist) || def.WorkspaceDir == "" {
+			return nil, fmt.Errorf("The file %s doesn't exist in workspace %s as requested for job %s", def.Inputs[0], def.Workspace, def.ID)
+		}
+		ws, err := openTree(def.WorkspaceDir, false, 0o755)
+		if err != nil {
+			return nil, fmt.Errorf("prepare job %s: %w", def.ID, err)
+		}
+		defer ws.Close()
+		aliases := dirAliases(def.WorkspaceDir)
+		for _, in := range def.Inputs {
+			log = append(log, "Copying input file: "+in)
+			if err := copyInput(def, ws, aliases, scratch, in); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	stamp := strconv.FormatInt(now().UnixNano(), 10)
+	if err := scratch.writeBytes(MarkerFile, []byte(stamp), 0o644); err != nil {
+		return nil, fmt.Errorf("prepare job %s: write %s: %w", def.ID, MarkerFile, err)
+	}
+	return log, nil
+}
+
+// copyInput copies one input file from the workspace into the scratch
+// workspace.
+func copyInput(def executor.JobDefinition, ws *tree, aliases []string, scratch *tree, in string) error {
+	missing := fmt.Errorf("The file %s doesn't exist in workspace %s as requested for job %s", in, def.Workspace, def.ID)
+	resolved, inside, err := ws.resolve(in, aliases)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return missing
+	case err != nil:
+		return fmt.Errorf("prepare job %s: input file %s: %w", def.ID, in, err)
+	case !inside:
+		return fmt.Errorf("prepare job %s: input file %s in workspace %s is a symlink that leads outside the workspace; Haven does not follow it. Replace it with the real file (run the action that produces it again)", def.ID, in, def.Workspace)
+	}
+	f, fi, err := ws.openRegular(resolved)
+	var nr *notRegularError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return missing
+	case errors.As(err, &nr):
+		return fmt.Errorf("prepare job %s: input file %s in workspace %s is a %s, not a regular file: run the action that produces it again", def.ID, in, def.Workspace, nr.kind)
+	case err != nil:
+		return fmt.Errorf("prepare job %s: input file %s: %w", def.ID, in, err)
+	}
+	defer f.Close()
+	if _, _, err := scratch.writeFile(in, f, fi.Mode().Perm(), time.Time{}); err != nil {
+		return fmt.Errorf("prepare job %s: copy input file %s: %w", def.ID, in, err)
+	}
+	return nil
+}
+
+// copyProject copies the project tree into the scratch workspace and
+// returns a log line for each entry it skipped for safety.
+func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, err error) {
+	src, err := openTree(def.ProjectDir, false, 0o755)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	aliases := dirAliases(def.ProjectDir)
+	// Directories the copy must not descend into even when they lie inside
+	// the project and are not excluded: the scratch root itself (the copy
+	// would copy itself) and the log area.
+	var avoid []fs.FileInfo
+	for _, d := range []string{def.ScratchRoot, def.LogDir} {
+		if d == "" {
+			continue
+		}
+		if fi, err := os.Stat(d); err == nil {
+			avoid = append(avoid, fi)
+		}
+	}
+	excluded := func(p string) bool { return excludedFromScratch(p, def.ExcludePatterns) }
+
+	err = fs.WalkDir(src.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "." {
+			return nil
+		}
+		if excluded(p) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		mode := d.Type()
+		switch {
+		case mode.IsDir():
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			for _, a := range avoid {
+				if os.SameFile(fi, a) {
+					return fs.SkipDir
+				}
+			}
+			return scratch.mkdirs(p)
+		case mode.IsRegular():
+			return copyRegular(src, scratch, p, p)
+		case mode&fs.ModeSymlink != 0:
+			line, err := copySymlink(src, aliases, scratch, p, excluded)
+			if line != "" {
+				skipped = append(skipped, line)
+			}
+			return err
+		}
+		skipped = append(skipped, fmt.Sprintf("Skipped %s: it is a %s, not a regular file, so it was not copied", p, fileKind(mode)))
+		return nil
+	})
+	return skipped, err
+}
+
+// copySymlink copies the regular file a project symlink resolves to, when
+// that is inside the project and not excluded, and otherwise returns the
+// log line saying why it was skipped.
+func copySymlink(src *tree, aliases []string, scratch *tree, p string, excluded func(string) bool) (string, error) {
+	resolved, inside, err := src.resolve(p, aliases)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("Skipped %s: it is a symlink to a file that does not exist, so it was not copied", p), nil
+	case err != nil:
+		return fmt.Sprintf("Skipped %s: it is a symlink that cannot be resolved (%v), so it was not copied", p, err), nil
+	case !inside || resolved == "":
+		return fmt.Sprintf("Skipped %s: it is a symlink that points outside the project, so it was not copied", p), nil
+	case excluded(resolved):
+		return fmt.Sprintf("Skipped %s: it is a symlink to %s, which matches an output pattern, so it was not copied", p, resolved), nil
+	}
+	fi, err := src.lstat(resolved)
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Sprintf("Skipped %s: it is a symlink to a %s, so it was not copied", p, fileKind(fi.Mode())), nil
+	}
+	return "", copyRegular(src, scratch, resolved, p)
+}
+
+// copyRegular copies the regular file from (in src) to to (in scratch),
+// keeping its permission bits.
+func copyRegular(src, scratch *tree, from, to string) error {
+	f, fi, err := src.openRegular(from)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, _, err := scratch.writeFile(to, f, fi.Mode().Perm(), time.Time{}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// excludedFromScratch reports whether a project path, or a directory it is
+// in, is left out of the scratch copy: the top-level .git and metadata, and
+// anything matching an output pattern; and a top-level marker file, whose
+// presence must only ever mean that prepare finished.
+func excludedFromScratch(p string, patterns []string) bool {
+	top, _, _ := strings.Cut(p, "/")
+	if top == ".git" || top == metadataDir || p == MarkerFile {
+		return true
+	}
+	for q := p; q != "." && q != ""; q = path.Dir(q) {
+		for _, pat := range patterns {
+			if pipeline.MatchPattern(pat, q) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ReadMarker reads the marker of the job's scratch workspace. ok is false
+// when the workspace or its marker does not exist (the job is not
+// prepared). ns is the preparation time the marker records, or its mtime
+// when it is empty.
+func ReadMarker(def executor.JobDefinition) (ns int64, ok bool, err error) {
+	if err := checkName("job id", def.ID); err != nil {
+		return 0, false, err
+	}
+	dir := ScratchDir(def)
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read marker of job %s: %w", def.ID, err)
+	}
+	if !fi.IsDir() {
+		return 0, false, fmt.Errorf("read marker of job %s: scratch workspace %s is a %s, not a directory", def.ID, dir, fileKind(fi.Mode()))
+	}
+	scratch, err := openTree(dir, false, 0o755)
+	if err != nil {
+		return 0, false, fmt.Errorf("read marker of job %s: %w", def.ID, err)
+	}
+	defer scratch.Close()
+	return readMarker(scratch)
+}
+
+// readMarker reads the marker in an open scratch tree.
+func readMarker(scratch *tree) (ns int64, ok bool, err error) {
+	f, fi, err := scratch.openRegular(MarkerFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read %s: %w", scratch.name(MarkerFile), err)
+	}
+	defer f.Close()
+	buf := make([]byte, 32)
+	n, _ := f.Read(buf)
+	text := strings.TrimSpace(string(buf[:n]))
+	if text == "" {
+		return fi.ModTime().UnixNano(), true, nil
+	}
+	ns, err = strconv.ParseInt(text, 10, 64)
+	if err != nil {
+		return fi.ModTime().UnixNano(), true, nil
+	}
+	return ns, true, nil
+}
+
+// RemoveScratch deletes the job's scratch workspace, for an executor's
+// Cleanup. A missing workspace is not an error; a symlink in its place is
+// refused and left alone.
+func RemoveScratch(def executor.JobDefinition) error {
+	if err := checkName("job id", def.ID); err != nil {
+		return err
+	}
+	dir := ScratchDir(def)
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("remove scratch workspace of job %s: %w", def.ID, err)
+	case !fi.IsDir():
+		return fmt.Errorf("remove scratch workspace of job %s: %s is a %s, not a directory; remove it by hand", def.ID, dir, fileKind(fi.Mode()))
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove scratch workspace of job %s: %w", def.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/haven-tre/haven"
+	"github.com/haven-tre/haven/internal/executor"
+)
+
+// Recover reconciles the jobs an earlier run left active, for instance
+// after it was killed. It must run before new jobs are planned, so the
+// planner sees what really happened.
+//
+//   - A pending job never started: it is cancelled, as upstream's local run
+//     does at start-up.
+//   - A running job is looked up in its executor. Work the executor can
+//     re-attach to (a Docker container still running or finished) is
+//     followed to the end and finalized; finished results are recorded.
+//     Anything else (a host process, which dies with its runner) fails with
+//     internal_error and a message saying to run the action again.
+//
+// Recover returns how many jobs it touched.
+func (r *Runner) Recover(ctx context.Context) (int, error) {
+	active, err := r.cfg.Store.ActiveJobs(ctx, r.cfg.Workspace)
+	if err != nil {
+		return 0, fmt.Errorf("recover: %w", err)
+	}
+	never := make(chan struct{}) // recovery itself is never stopped early
+	for _, j := range active {
+		if j.State == haven.StatePending {
+			j.Cancelled = true
+			if err := r.transition(ctx, j, haven.StatusCancelledByUser, msgStoppedBefore); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if err := r.reattach(ctx, j, never); err != nil {
+			return 0, err
+		}
+	}
+	return len(active), nil
+}
+
+func (r *Runner) reattach(ctx context.Context, j *haven.Job, never chan struct{}) error {
+	inputs, previous, err := r.inputsFor(ctx, j)
+	if err != nil {
+		inputs, previous = nil, nil // only needed by prepare, which is over
+	}
+	def := r.definition(j, inputs, previous)
+	st, err := r.status(ctx, def)
+	if err != nil {
+		return r.fail(ctx, j, &def, haven.StatusInternalError, msgRunnerStopped)
+	}
+	switch st.State {
+	case executor.Executing, executor.Executed, executor.Finalizing, executor.Finalized:
+		r.cfg.Logger.Info("re-attached to job", "job", j.ID, "action", j.Action, "state", st.State)
+		return r.follow(ctx, j, def, st, never, func() string { return msgCancelledByUser })
+	default:
+		if err := r.fail(ctx, j, &def, haven.StatusInternalError, msgRunnerStopped); err != nil {
+			return err
+		}
+		r.cleanup(ctx, j, def)
+		return nil
+	}
+}
