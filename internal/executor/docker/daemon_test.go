@@ -1,15 +1,9 @@
 package docker
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,94 +13,14 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/haven-tre/haven/internal/executor"
+	"github.com/haven-tre/haven/internal/executor/docker/dockertest"
 )
 
-// testClient returns a client of the local Docker daemon. When the daemon
-// does not answer the test is skipped, unless HAVEN_REQUIRE_DOCKER=1, when
-// it fails.
-func testClient(t *testing.T) *client.Client {
-	t.Helper()
-	cli, err := client.New(client.FromEnv)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		err = Available(ctx, cli)
-		cancel()
-		if err != nil {
-			cli.Close()
-		}
-	}
-	if err != nil {
-		if os.Getenv("HAVEN_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("HAVEN_REQUIRE_DOCKER=1 but Docker is not usable: %v", err)
-		}
-		t.Skipf("Docker daemon not available (set HAVEN_REQUIRE_DOCKER=1 to fail instead): %v", err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli
-}
+// testClient and toyImage come from dockertest, shared with the
+// end-to-end tests.
+func testClient(t *testing.T) *client.Client { return dockertest.Client(t) }
 
-// toyImage returns the name of an image holding only the toy interpreter
-// (testdata/toy) as its entrypoint, building and importing it when the
-// daemon does not have it yet. No registry is involved: the binary is
-// compiled here and imported from a tar stream. The tag is a hash of the
-// toy's source, so a changed toy gets a new image and tests running in
-// parallel agree on the name without sharing state.
-func toyImage(t *testing.T, cli *client.Client) string {
-	t.Helper()
-	src, err := os.ReadFile(filepath.Join("testdata", "toy", "main.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(src)
-	image := "haven-test-toy:" + hex.EncodeToString(sum[:6])
-	ctx := t.Context()
-	if _, err := cli.ImageInspect(ctx, image); err == nil {
-		return image
-	} else if !isNotFound(err) {
-		t.Fatalf("inspect %s: %v", image, err)
-	}
-
-	bin := filepath.Join(t.TempDir(), "toy")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./testdata/toy")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the toy interpreter: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	for _, h := range []*tar.Header{
-		{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}, // HOME=/tmp
-		{Name: "toy", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))},
-	} {
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := tw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := cli.ImageImport(ctx, client.ImageImportSource{Source: &layer, SourceName: "-"}, image,
-		client.ImageImportOptions{Changes: []string{`ENTRYPOINT ["/toy"]`}})
-	if err != nil {
-		t.Fatalf("import %s: %v", image, err)
-	}
-	defer rc.Close()
-	out, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatalf("import %s: %v", image, err)
-	}
-	if bytes.Contains(out, []byte(`"error"`)) {
-		t.Fatalf("import %s: %s", image, out)
-	}
-	return image
-}
+func toyImage(t *testing.T, cli *client.Client) string { return dockertest.ToyImage(t, cli) }
 
 // newTestExecutor returns an executor whose containers carry a label
 // unique to the test, and removes any container with that label when the
