@@ -75,7 +75,7 @@ func (a *app) chooseExecutor(ctx context.Context, kind string, p *pipeline.Pipel
 			return local.New(local.Config{}), "Docker could not list its images", nil
 		case len(missing) > 0:
 			d.Close()
-			return local.New(local.Config{}), fmt.Sprintf("Docker lacks %s", strings.Join(missing, ", ")), nil
+			return local.New(local.Config{}), fmt.Sprintf("Docker has no image for %s, and haven never pulls during a run", strings.Join(missing, ", ")), nil
 		}
 		return d, "Docker answers and has every image", nil
 	}

@@ -32,7 +32,12 @@ func writeSummary(w io.Writer, projectDir string, jobs []*haven.Job) {
 		if sa != sb {
 			return sa
 		}
-		return shown[a].StartedAt.Before(shown[b].StartedAt)
+		// By start time; jobs that never started last.
+		ta, tb := shown[a].StartedAt, shown[b].StartedAt
+		if ta.IsZero() != tb.IsZero() {
+			return tb.IsZero()
+		}
+		return ta.Before(tb)
 	})
 	fmt.Fprintln(w)
 	if len(shown) == 0 {
@@ -41,6 +46,11 @@ func writeSummary(w io.Writer, projectDir string, jobs []*haven.Job) {
 	}
 	for _, j := range shown {
 		log := readJobLog(projectDir, j.Action)
+		if log.jobID != j.ID {
+			// The file is an earlier job's (this one was cancelled or
+			// failed before writing its own): say nothing from it.
+			log = jobLog{}
+		}
 		fmt.Fprintf(w, "=> %s\n", j.Action)
 		fmt.Fprintf(w, "   %s\n", strings.ReplaceAll(j.StatusMessage, "\n", "\n   "))
 		if log.hint != "" {
@@ -91,6 +101,7 @@ func writeTable(w io.Writer, indent string, rows map[string]string) {
 
 // jobLog is what the summary reads back from metadata/<action>.log.
 type jobLog struct {
+	jobID   string   // the trailer's job_definition_id
 	path    string   // project-relative
 	found   bool     // the file exists
 	output  []string // the job's own output, timestamps stripped
@@ -127,6 +138,8 @@ func readJobLog(projectDir, action string) jobLog {
 	lines := strings.Split(trailer, "\n")
 	for i := 0; i < len(lines); i++ {
 		switch {
+		case strings.HasPrefix(lines[i], "job_definition_id: "):
+			l.jobID = strings.TrimPrefix(lines[i], "job_definition_id: ")
 		case strings.HasPrefix(lines[i], "hint: "):
 			// The hint runs to the next blank line; its first line is
 			// usually empty, the heading indented.
@@ -183,7 +196,7 @@ func toJobJSON(projectDir string, j *haven.Job) jobJSON {
 	if out.Outputs == nil {
 		out.Outputs = map[string]string{}
 	}
-	if l := readJobLog(projectDir, j.Action); l.found {
+	if l := readJobLog(projectDir, j.Action); l.found && l.jobID == j.ID {
 		out.LogFile = l.path
 	}
 	return out
