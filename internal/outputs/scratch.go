@@ -166,10 +166,18 @@ func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, e
 
 	err = fs.WalkDir(src.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p != "." {
+				// Gone while the walk ran: in a local run other jobs'
+				// outputs land in the project as it is being copied.
+				return nil
+			}
 			return err
 		}
 		if p == "." {
 			return nil
+		}
+		if isTempName(path.Base(p)) {
+			return nil // another job's atomic write in flight
 		}
 		if excluded(p) {
 			if d.IsDir() {
@@ -181,6 +189,9 @@ func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, e
 		switch {
 		case mode.IsDir():
 			fi, err := d.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipDir
+			}
 			if err != nil {
 				return err
 			}
@@ -191,7 +202,10 @@ func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, e
 			}
 			return scratch.mkdirs(p)
 		case mode.IsRegular():
-			return copyRegular(src, scratch, p, p)
+			if err := copyRegular(src, scratch, p, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			return nil
 		case mode&fs.ModeSymlink != 0:
 			line, err := copySymlink(src, aliases, scratch, p, excluded)
 			if line != "" {

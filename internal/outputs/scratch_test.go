@@ -1,6 +1,7 @@
 package outputs
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -306,4 +307,52 @@ func TestRemoveScratchRefusesSymlink(t *testing.T) {
 	if read(t, filepath.Join(outside, "keep.txt")) != "unchanged" {
 		t.Error("the link target was touched")
 	}
+}
+
+// In a local run the project is also the workspace: other jobs' outputs
+// land in it, through temporary files, while a job's copy is being made.
+// The copy must skip what vanishes under it and never take a temporary
+// file.
+func TestPrepareScratchWhileOutputsLand(t *testing.T) {
+	e := newEnv(t)
+	out := filepath.Join(e.def.ProjectDir, "output")
+	mkdir(t, out)
+	for i := 0; i < 200; i++ {
+		write(t, filepath.Join(out, fmt.Sprintf("n%03d.md", i)), "x")
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tmp := filepath.Join(out, fmt.Sprintf(".haven-%016x.tmp", i))
+			_ = os.WriteFile(tmp, []byte("partial"), 0o644)
+			_ = os.Rename(tmp, filepath.Join(out, fmt.Sprintf("landed%d.md", i%50)))
+			_ = os.Remove(filepath.Join(out, fmt.Sprintf("n%03d.md", i%200)))
+			_ = os.WriteFile(filepath.Join(out, fmt.Sprintf("n%03d.md", i%200)), []byte("x"), 0o644)
+		}
+	}()
+	for round := 0; round < 12; round++ {
+		def := e.def
+		def.ID = fmt.Sprintf("job%013d", round)
+		if _, err := PrepareScratch(def, fixedClock); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		entries, err := os.ReadDir(filepath.Join(ScratchDir(def), "output"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range entries {
+			if isTempName(en.Name()) {
+				t.Fatalf("round %d: copied a temporary file %s", round, en.Name())
+			}
+		}
+	}
+	close(stop)
+	<-done
 }

@@ -226,7 +226,7 @@ func (t *tree) writeFile(rel string, r io.Reader, perm fs.FileMode, mtime time.T
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return 0, sum, fmt.Errorf("name a temporary file: %w", err)
 	}
-	tmp := path.Join(path.Dir(rel), ".haven-"+hex.EncodeToString(rnd[:])+".tmp")
+	tmp := path.Join(path.Dir(rel), tempPrefix+hex.EncodeToString(rnd[:])+tempSuffix)
 	f, err := t.root.OpenFile(filepath.FromSlash(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return 0, sum, fmt.Errorf("create temporary file for %s: %w", t.name(rel), err)
@@ -392,4 +392,16 @@ func dirAliases(dir string) []string {
 		}
 	}
 	return out
+}
+
+// Temporary files of atomic writes are named .haven-<random>.tmp in the
+// destination directory until they are renamed into place.
+const (
+	tempPrefix = ".haven-"
+	tempSuffix = ".tmp"
+)
+
+// isTempName reports whether a file name is one of Haven's temporary files.
+func isTempName(name string) bool {
+	return strings.HasPrefix(name, tempPrefix) && strings.HasSuffix(name, tempSuffix)
 }
