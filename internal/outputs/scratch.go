@@ -162,7 +162,8 @@ func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, e
 			avoid = append(avoid, fi)
 		}
 	}
-	excluded := func(p string) bool { return excludedFromScratch(p, def.ExcludePatterns) }
+	patterns := pipeline.NewPatternSet(def.ExcludePatterns)
+	excluded := func(p string) bool { return excludedFromScratch(p, patterns) }
 
 	err = fs.WalkDir(src.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -262,16 +263,14 @@ func copyRegular(src, scratch *tree, from, to string) error {
 // in, is left out of the scratch copy: the top-level .git and metadata, and
 // anything matching an output pattern; and a top-level marker file, whose
 // presence must only ever mean that prepare finished.
-func excludedFromScratch(p string, patterns []string) bool {
+func excludedFromScratch(p string, patterns *pipeline.PatternSet) bool {
 	top, _, _ := strings.Cut(p, "/")
 	if top == ".git" || top == metadataDir || p == MarkerFile {
 		return true
 	}
 	for q := p; q != "." && q != ""; q = path.Dir(q) {
-		for _, pat := range patterns {
-			if pipeline.MatchPattern(pat, q) {
-				return true
-			}
+		if patterns.Match(q) {
+			return true
 		}
 	}
 	return false

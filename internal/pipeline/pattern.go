@@ -262,3 +262,39 @@ func segmentsOverlap(a, b string) bool {
 	return (strings.HasPrefix(ap, bp) || strings.HasPrefix(bp, ap)) &&
 		(strings.HasSuffix(as, bs) || strings.HasSuffix(bs, as))
 }
+
+// PatternSet matches paths against many output patterns at once: literal
+// patterns by lookup, wildcard ones one by one (bucketed by segment count).
+// A project of a thousand actions has a thousand patterns, nearly all
+// literal, and every file of a scratch copy is checked against them all.
+type PatternSet struct {
+	literal map[string]bool
+	wild    map[int][]string // segment count -> wildcard patterns
+}
+
+// NewPatternSet builds a PatternSet.
+func NewPatternSet(patterns []string) *PatternSet {
+	s := &PatternSet{literal: make(map[string]bool, len(patterns)), wild: map[int][]string{}}
+	for _, p := range patterns {
+		if strings.Contains(p, "*") {
+			n := strings.Count(p, "/") + 1
+			s.wild[n] = append(s.wild[n], p)
+		} else {
+			s.literal[p] = true
+		}
+	}
+	return s
+}
+
+// Match reports whether path matches any pattern of the set.
+func (s *PatternSet) Match(path string) bool {
+	if s.literal[path] {
+		return true
+	}
+	for _, p := range s.wild[strings.Count(path, "/")+1] {
+		if MatchPattern(p, path) {
+			return true
+		}
+	}
+	return false
+}

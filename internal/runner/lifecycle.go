@@ -169,6 +169,9 @@ func (r *Runner) record(ctx context.Context, j *haven.Job, def executor.JobDefin
 	if err := r.transition(ctx, j, code, msg); err != nil {
 		return err
 	}
+	if j.State == haven.StateSucceeded {
+		r.succeeded(j)
+	}
 	r.cleanup(ctx, j, def)
 	return nil
 }

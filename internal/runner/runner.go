@@ -74,6 +74,13 @@ type Config struct {
 type Runner struct {
 	cfg     Config
 	eventMu sync.Mutex
+	exclude []string // every output pattern of every action
+
+	// latest is the latest succeeded job of each action in the workspace,
+	// read from the store once and kept up to date as jobs succeed, so a
+	// job's inputs are found without reading every job again.
+	latestMu sync.Mutex
+	latest   map[string]*haven.Job
 }
 
 // New returns a Runner with defaults filled in.
@@ -90,7 +97,15 @@ func New(cfg Config) *Runner {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{cfg: cfg}
+	r := &Runner{cfg: cfg}
+	if cfg.Pipeline != nil {
+		for _, a := range cfg.Pipeline.Actions {
+			for _, o := range a.Outputs.All() {
+				r.exclude = append(r.exclude, o.Pattern)
+			}
+		}
+	}
+	return r
 }
 
 // Messages for jobs the runner itself ends.
@@ -125,16 +140,10 @@ func (r *Runner) transition(ctx context.Context, j *haven.Job, code haven.Status
 
 // definition builds the executor's view of a job.
 func (r *Runner) definition(j *haven.Job, inputs, previous []string) executor.JobDefinition {
-	var exclude []string
-	for _, a := range r.cfg.Pipeline.Actions {
-		for _, o := range a.Outputs.All() {
-			exclude = append(exclude, o.Pattern)
-		}
-	}
 	return executor.JobDefinition{
 		ID: j.ID, RequestID: j.RequestID, Workspace: j.Workspace, Action: j.Action, CreatedAt: j.CreatedAt,
 		Image: j.Image, Args: j.Args, Env: r.cfg.Env, OutputSpec: j.OutputSpec, AllowDatabaseAccess: j.RequiresDB,
-		ProjectDir: r.cfg.ProjectDir, ExcludePatterns: exclude, Inputs: inputs, PreviousOutputs: previous,
+		ProjectDir: r.cfg.ProjectDir, ExcludePatterns: r.exclude, Inputs: inputs, PreviousOutputs: previous,
 		WorkspaceDir: r.cfg.WorkspaceDir, MediumDir: r.cfg.MediumDir, ScratchRoot: r.cfg.ScratchRoot, LogDir: r.cfg.LogDir,
 		CPUCount: r.cfg.CPUCount, MemoryLimit: r.cfg.MemoryLimit, Timeout: r.cfg.Timeout,
 	}
@@ -143,27 +152,40 @@ func (r *Runner) definition(j *haven.Job, inputs, previous []string) executor.Jo
 // inputsFor lists the outputs of the latest successful job of each action
 // a job needs, and the outputs of the action's own previous success.
 func (r *Runner) inputsFor(ctx context.Context, j *haven.Job) (inputs, previous []string, err error) {
-	jobs, err := r.cfg.Store.WorkspaceJobs(ctx, j.Workspace)
-	if err != nil {
-		return nil, nil, err
-	}
-	latest := map[string]*haven.Job{}
-	for _, o := range jobs { // oldest first: later ones replace earlier
-		if o.State == haven.StateSucceeded && o.ID != j.ID {
-			latest[o.Action] = o
+	r.latestMu.Lock()
+	defer r.latestMu.Unlock()
+	if r.latest == nil {
+		jobs, err := r.cfg.Store.WorkspaceJobs(ctx, j.Workspace)
+		if err != nil {
+			return nil, nil, err
+		}
+		r.latest = map[string]*haven.Job{}
+		for _, o := range jobs { // oldest first: later ones replace earlier
+			if o.State == haven.StateSucceeded {
+				r.latest[o.Action] = o
+			}
 		}
 	}
 	for _, need := range j.RequiresOutputsFrom {
-		dep := latest[need]
+		dep := r.latest[need]
 		if dep == nil {
 			return nil, nil, fmt.Errorf("action %s needs %s, which has not run successfully", j.Action, need)
 		}
 		inputs = append(inputs, sortedKeys(dep.Outputs)...)
 	}
-	if prev := latest[j.Action]; prev != nil {
+	if prev := r.latest[j.Action]; prev != nil && prev.ID != j.ID {
 		previous = sortedKeys(prev.Outputs)
 	}
 	return inputs, previous, nil
+}
+
+// succeeded notes a job that has just succeeded as its action's latest.
+func (r *Runner) succeeded(j *haven.Job) {
+	r.latestMu.Lock()
+	defer r.latestMu.Unlock()
+	if r.latest != nil {
+		r.latest[j.Action] = j
+	}
 }
 
 func sortedKeys(m map[string]string) []string {
