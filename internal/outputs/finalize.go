@@ -511,6 +511,7 @@ func (f *finalizer) writeLogs(now time.Time, early bool) error {
 		return err
 	}
 	defer logs.Close()
+	logs.noSync = true
 	dir := jobLogRel(def)
 	if err := logs.writeBytes(dir+"/logs.txt", content, 0o644); err != nil {
 		return fmt.Errorf("write job log: %w", err)

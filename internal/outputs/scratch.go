@@ -77,6 +77,7 @@ func PrepareScratch(def executor.JobDefinition, now func() time.Time) (log []str
 	if err != nil {
 		return nil, fmt.Errorf("prepare job %s: %w", def.ID, err)
 	}
+	scratch.noSync = true
 	defer scratch.Close()
 
 	log = append(log, "Copying in code from "+def.ProjectDir)
@@ -299,6 +300,7 @@ func ReadMarker(def executor.JobDefinition) (ns int64, ok bool, err error) {
 	if err != nil {
 		return 0, false, fmt.Errorf("read marker of job %s: %w", def.ID, err)
 	}
+	scratch.noSync = true
 	defer scratch.Close()
 	return readMarker(scratch)
 }

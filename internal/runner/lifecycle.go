@@ -37,9 +37,7 @@ func (r *Runner) lifecycle(ctx context.Context, j *haven.Job, stop <-chan struct
 	if st.State != executor.Prepared {
 		return r.fail(ctx, j, &def, haven.StatusInternalError, fmt.Sprintf("Internal error: prepare left the job %s: %s", st.State, st.Message))
 	}
-	if err := r.transition(ctx, j, haven.StatusPrepared, ""); err != nil {
-		return err
-	}
+	r.passing(j, haven.StatusPrepared)
 	if stopped(stop) {
 		return r.cancel(ctx, j, def, stopMsg())
 	}
@@ -77,9 +75,7 @@ func (r *Runner) follow(ctx context.Context, j *haven.Job, def executor.JobDefin
 	switch st.State {
 	case executor.Executed, executor.Finalizing:
 		if j.StatusCode != haven.StatusExecuted {
-			if err := r.transition(ctx, j, haven.StatusExecuted, ""); err != nil {
-				return err
-			}
+			r.passing(j, haven.StatusExecuted)
 		}
 		return r.finalize(ctx, j, def)
 	case executor.Finalized:
@@ -161,9 +157,7 @@ func (r *Runner) record(ctx context.Context, j *haven.Job, def executor.JobDefin
 		j.Outputs = res.Outputs
 		exit := res.ExitCode
 		j.ExitCode = &exit
-		if err := r.transition(ctx, j, haven.StatusFinalized, ""); err != nil {
-			return err
-		}
+		r.passing(j, haven.StatusFinalized)
 	}
 	code, msg := outputs.FinalStatus(res, j.RequiresDB)
 	if err := r.transition(ctx, j, code, msg); err != nil {
