@@ -8,8 +8,12 @@
 #   haven run run_all -j 2 --executor local       (the DAG as project.yaml)
 #
 # plus the bare cost of the one-liner (N starts, one after another), and
-# haven alone at several N to show how its memory behaves. Run from the
-# repository root:
+# haven alone at several N to show how its memory behaves. With INPROC=1
+# each haven run is also repeated with bench/runnerbench ("haven-inproc"):
+# the same check, store, planner, runner and local executor in-process (the
+# harness used for profiling; it can also retry a Prepare that lost the race
+# with a concurrent Finalize's temporary file, which haven had before commit
+# ccd44d3). Run from the repository root:
 #
 #   bash bench/runner.sh [N]          # N defaults to 1000
 #
@@ -18,6 +22,7 @@
 #   SCALE="250 500 1000 2000"   the N of haven's memory series ("" to skip)
 #   TRIES=5           attempts per haven measurement: a failed haven run is
 #                     kept (raw output) and counted, then run again
+#   INPROC=0          1 to also measure bench/runnerbench (haven-inproc)
 #   BENCH_OUT=DIR     where raw results go (default bench/results/<UTC date>)
 #   DAG_GEN=FILE      the generator (default ../shared/baselines/dag-gen.py)
 #   BENCH_TMP=DIR     where the DAG copies are generated (default $TMPDIR or /tmp)
@@ -36,6 +41,7 @@ N=${1:-1000}
 REPS=${REPS:-3}
 SCALE=${SCALE-"250 500 1000 2000"}
 TRIES=${TRIES:-5}
+INPROC=${INPROC:-0}
 PY=/usr/bin/python3
 GEN=${DAG_GEN:-$(cd .. && pwd)/shared/baselines/dag-gen.py}
 OUT=${BENCH_OUT:-bench/results/$(date -u +%F)}
@@ -68,7 +74,9 @@ fi
 
 echo "== build"
 go build -o "$WORK/haven" ./cmd/haven
+go build -o "$WORK/runnerbench" ./bench/runnerbench
 HAVEN=$WORK/haven
+RUNNERBENCH=$WORK/runnerbench
 
 echo "== machine"
 {
@@ -93,16 +101,14 @@ fi
 
 # gen TOOL N: a fresh copy of the DAG for one tool, with only that tool's
 # file in it; prints its directory.
-gen_seq=0
 gen() {
 	local tool=$1 n=$2 d
-	gen_seq=$((gen_seq + 1))
-	d=$WORK/$tool-n$n-$gen_seq
+	d=$(mktemp -d "$WORK/$tool-n$n-XXXXXX")
 	"$PY" "$GEN" "$d" "$n"
 	case $tool in
 	make) rm "$d/Snakefile" "$d/project.yaml"; sed -i 's#python3 -c#/usr/bin/python3 -c#' "$d/Makefile" ;;
 	snakemake) rm "$d/Makefile" "$d/project.yaml"; sed -i 's#python3 -c#/usr/bin/python3 -c#' "$d/Snakefile" ;;
-	haven) rm "$d/Makefile" "$d/Snakefile" ;;
+	haven | haven-inproc) rm "$d/Makefile" "$d/Snakefile" ;;
 	esac
 	echo "$d"
 }
@@ -113,7 +119,9 @@ verify() {
 		import os, sys
 		d, n = sys.argv[1], int(sys.argv[2])
 		names = ["root", "sink"] + [f"a{i}" for i in range(1, n - 1)]
-		bad = [x for x in names if not os.path.isfile(f"{d}/output/{x}.txt") or open(f"{d}/output/{x}.txt").read() != x]
+		# The Snakefile's middle rule writes its wildcard (7 for a7), the others the name.
+		ok = lambda x, text: text == x or (x[0] == "a" and text == x[1:])
+		bad = [x for x in names if not os.path.isfile(f"{d}/output/{x}.txt") or not ok(x, open(f"{d}/output/{x}.txt").read())]
 		extra = len(os.listdir(f"{d}/output")) - n
 		print(f"outputs: {n - len(bad)} of {n} correct, {max(extra, 0)} other files in output/")
 		sys.exit(1 if bad or extra else 0)
@@ -126,25 +134,35 @@ max_rss() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$1"; }
 
 MEAS=$OUT/runner-measurements.txt
 printf 'tool\tn\trep\twall_s\tmax_rss_kb\tattempts\n' >"$MEAS"
+FAILS=$OUT/runner-failures.txt
+printf 'tool\tn\trep\tattempt\twall_s\toutputs_written\tfirst_internal_error\n' >"$FAILS"
 
 # sample PID DIR FILE: every 0.2 s, haven's RSS and the outputs finished so
-# far, with shell builtins only (no process is started per sample).
+# far, with shell builtins only (no process is started per sample; the
+# pause is a timed read on a FIFO that nobody writes).
+us() { local t=${1/./}; echo $((10#$t)); }
 sample() {
-	local pid=$1 dir=$2 file=$3 t0 k v rss hwm
-	t0=$EPOCHREALTIME
+	local pid=$1 dir=$2 file=$3 t0 now k v rss hwm fifo=$WORK/sample.fifo.$BASHPID
+	mkfifo "$fifo"
+	exec 9<>"$fifo"
+	t0=${EPOCHREALTIME/./}
 	printf 't_s\toutputs\tvm_rss_kb\tvm_hwm_kb\n' >"$file"
 	shopt -s nullglob
 	while [ -r "/proc/$pid/status" ]; do
 		rss='' hwm=''
-		while read -r k v _; do
+		{ while read -r k v _; do
 			case $k in VmHWM:) hwm=$v ;; VmRSS:) rss=$v ;; esac
-		done <"/proc/$pid/status" 2>/dev/null || true
+		done <"/proc/$pid/status"; } 2>/dev/null || true
 		local f=("$dir"/output/*.txt)
-		[ -n "$rss" ] && printf '%.2f\t%d\t%s\t%s\n' "$(bc_sub "$EPOCHREALTIME" "$t0")" "${#f[@]}" "$rss" "$hwm" >>"$file"
-		read -r -t 0.2 <> <(:) || true
+		now=${EPOCHREALTIME/./}
+		now=$((10#$now - 10#$t0))
+		[ -n "$rss" ] && printf '%d.%02d\t%d\t%s\t%s\n' $((now / 1000000)) $((now % 1000000 / 10000)) "${#f[@]}" "$rss" "$hwm" >>"$file"
+		read -r -t 0.2 -u 9 _ || true
 	done
+	exec 9<&-
+	rm -f "$fifo"
 }
-bc_sub() { local a=${1/./} b=${2/./}; local d=$((10#$a - 10#$b)); printf '%d.%06d' $((d / 1000000)) $((d % 1000000)); }
+elapsed() { local a=${1/./} b=${2/./}; local d=$((10#$a - 10#$b)); printf '%d.%06d' $((d / 1000000)) $((d % 1000000)); }
 
 # measure TOOL N REP: one timed run in a fresh copy; appends a row.
 measure() {
@@ -159,9 +177,10 @@ measure() {
 		make) cmd=(make -j2) ;;
 		snakemake) cmd=(snakemake -j2 --quiet all --scheduler greedy --drop-metadata) ;;
 		haven) cmd=("$HAVEN" run run_all -j 2 --executor local) ;;
+		haven-inproc) cmd=("$RUNNERBENCH" -dir . -j 2 -retry-prepare-race) ;;
 		esac
 		rc=0
-		if [ "$tool" = haven ]; then
+		if [ "$tool" = haven ] || [ "$tool" = haven-inproc ]; then
 			(cd "$d" && exec /usr/bin/time -v -o "$d.time" "${cmd[@]}" >"$log" 2>&1) &
 			local sub=$! hpid=''
 			for _ in $(seq 200); do
@@ -169,7 +188,7 @@ measure() {
 				[ -n "$hpid" ] && break
 				sleep 0.01
 			done
-			[ -n "$hpid" ] && sample "$hpid" "$d" "$OUT/runner-haven-n$n-r$rep-rss.txt" &
+			[ -n "$hpid" ] && sample "$hpid" "$d" "$OUT/runner-$tool-n$n-r$rep-rss.txt" &
 			local spid=$!
 			wait "$sub" || rc=$?
 			wait "$spid" 2>/dev/null || true
@@ -193,6 +212,11 @@ measure() {
 				echo "== haven: lines about jobs that did not complete"
 				grep -E '^[A-Za-z0-9_]+: (Internal error|.*failed)' "$log" | grep -v 'another job failed' | head -20 || true
 			fi
+			if [ "$tool" = haven-inproc ]; then
+				echo
+				echo "== runnerbench's own line"
+				grep '^runnerbench:' "$log" || true
+			fi
 		} >"$raw"
 		printf '  %-9s N=%-5d rep %d attempt %d: %6ss, max RSS %6s KB, exit %s, %s\n' "$tool" "$n" "$rep" "$attempt" \
 			"$(wall_seconds "$d.time")" "$(max_rss "$d.time")" "$rc" "$check"
@@ -202,8 +226,11 @@ measure() {
 			return 0
 		fi
 		echo "  (failed run kept in $raw)"
+		printf '%s\t%d\t%d\t%d\t%s\t%s\t%s\n' "$tool" "$n" "$rep" "$attempt" "$(wall_seconds "$d.time")" \
+			"$(shopt -s nullglob; f=("$d"/output/*.txt); echo ${#f[@]})" \
+			"$(grep -m1 -E '^[A-Za-z0-9_]+: Internal error' "$log" | cut -c1-200)" >>"$FAILS"
 		rm -rf "$d" "$d.log" "$d.time"
-		if [ "$tool" != haven ]; then
+		if [ "$tool" != haven ] && [ "$tool" != haven-inproc ]; then
 			die "$tool failed on the generated DAG; see $raw"
 		fi
 	done
@@ -225,7 +252,7 @@ bare() {
 	cd - >/dev/null
 	verify "$d" "$n" >/dev/null || die "the bare loop did not write every output"
 	local s
-	s=$(bc_sub "$t1" "$t0")
+	s=$(elapsed "$t1" "$t0")
 	printf '  bare      N=%-5d rep %d: %ss (%s ms per start)\n' "$n" "$rep" "$s" "$(awk -v s="$s" -v n="$n" 'BEGIN {printf "%.2f", s * 1000 / n}')"
 	printf 'bare\t%d\t%d\t%s\tNA\t1\n' "$n" "$rep" "$s" >>"$MEAS"
 	rm -rf "$d"
@@ -261,6 +288,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	measure make "$N" "$rep"
 	measure snakemake "$N" "$rep"
 	measure haven "$N" "$rep"
+	if [ "$INPROC" = 1 ]; then measure haven-inproc "$N" "$rep"; fi
 	bare "$N" "$rep"
 done
 
@@ -271,6 +299,7 @@ if [ -n "$SCALE" ]; then
 		[ "$n" = "$N" ] && continue # measured above
 		for ((rep = 1; rep <= REPS; rep++)); do
 			measure haven "$n" "$rep"
+			if [ "$INPROC" = 1 ]; then measure haven-inproc "$n" "$rep"; fi
 		done
 	done
 fi
