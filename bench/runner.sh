@@ -128,7 +128,7 @@ verify() {
 	EOF
 }
 
-# field FILE NAME: a value from /usr/bin/time -v's report.
+# wall_seconds FILE, max_rss FILE: values from a /usr/bin/time -v report.
 wall_seconds() { awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }' "$1"; }
 max_rss() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$1"; }
 

@@ -166,7 +166,7 @@ func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, e
 	patterns := pipeline.NewPatternSet(def.ExcludePatterns)
 	excluded := func(p string) bool { return excludedFromScratch(p, patterns) }
 
-	err = fs.WalkDir(src.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+	err = src.walk(".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p != "." {
 				// Gone while the walk ran: in a local run other jobs'

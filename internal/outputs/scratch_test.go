@@ -317,9 +317,12 @@ func TestPrepareScratchWhileOutputsLand(t *testing.T) {
 	e := newEnv(t)
 	out := filepath.Join(e.def.ProjectDir, "output")
 	mkdir(t, out)
+	// Outputs (output/*.csv here) land and are replaced; the copy leaves
+	// them out by name, so it never opens one, whatever happens to it.
 	for i := 0; i < 200; i++ {
-		write(t, filepath.Join(out, fmt.Sprintf("n%03d.md", i)), "x")
+		write(t, filepath.Join(out, fmt.Sprintf("n%03d.csv", i)), "x")
 	}
+	write(t, filepath.Join(out, "notes.md"), "kept")
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -332,9 +335,9 @@ func TestPrepareScratchWhileOutputsLand(t *testing.T) {
 			}
 			tmp := filepath.Join(out, fmt.Sprintf(".haven-%016x.tmp", i))
 			_ = os.WriteFile(tmp, []byte("partial"), 0o644)
-			_ = os.Rename(tmp, filepath.Join(out, fmt.Sprintf("landed%d.md", i%50)))
-			_ = os.Remove(filepath.Join(out, fmt.Sprintf("n%03d.md", i%200)))
-			_ = os.WriteFile(filepath.Join(out, fmt.Sprintf("n%03d.md", i%200)), []byte("x"), 0o644)
+			_ = os.Rename(tmp, filepath.Join(out, fmt.Sprintf("landed%d.csv", i%50)))
+			_ = os.Remove(filepath.Join(out, fmt.Sprintf("n%03d.csv", i%200)))
+			_ = os.WriteFile(filepath.Join(out, fmt.Sprintf("n%03d.csv", i%200)), []byte("x"), 0o644)
 		}
 	}()
 	for round := 0; round < 12; round++ {
@@ -348,9 +351,12 @@ func TestPrepareScratchWhileOutputsLand(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, en := range entries {
-			if isTempName(en.Name()) {
-				t.Fatalf("round %d: copied a temporary file %s", round, en.Name())
+			if isTempName(en.Name()) || strings.HasSuffix(en.Name(), ".csv") {
+				t.Fatalf("round %d: copied %s", round, en.Name())
 			}
+		}
+		if len(entries) != 1 {
+			t.Fatalf("round %d: output/ holds %d entries, want only notes.md", round, len(entries))
 		}
 	}
 	close(stop)
