@@ -518,11 +518,11 @@ func (f *finalizer) writeLogs(now time.Time, early bool) error {
 	}
 	if !early {
 		name := LogFileName(def.Action)
-		if err := f.ws.writeBytes(name, content, 0o644); err != nil {
+		if err := f.ws.writeLog(name, content); err != nil {
 			return fmt.Errorf("write job log to workspace %s: %w", def.WorkspaceDir, err)
 		}
 		if f.med != nil {
-			if err := f.med.writeBytes(name, content, 0o644); err != nil {
+			if err := f.med.writeLog(name, content); err != nil {
 				return fmt.Errorf("write job log to medium-privacy workspace %s: %w", def.MediumDir, err)
 			}
 		}
