@@ -7,6 +7,8 @@ package executor
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -134,6 +136,22 @@ type Results struct {
 	// Log holds progress lines for the live log ("Extracting output file:
 	// …", "Logs written to: …", warnings about refused files), in order.
 	Log []string
+}
+
+// Clone returns a deep copy of the results (nil for nil), so an executor
+// can hand results out without sharing its own maps and slices.
+func (r *Results) Clone() *Results {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Outputs = maps.Clone(r.Outputs)
+	c.UnmatchedPatterns = slices.Clone(r.UnmatchedPatterns)
+	c.UnmatchedOutputs = slices.Clone(r.UnmatchedOutputs)
+	c.Level4Excluded = maps.Clone(r.Level4Excluded)
+	c.RemovedOutputs = slices.Clone(r.RemovedOutputs)
+	c.Log = slices.Clone(r.Log)
+	return &c
 }
 
 // FinalizeOptions say why a job is being finalized early.

@@ -179,7 +179,7 @@ func (e *Executor) status(j *job) executor.Status {
 	if j == nil {
 		return executor.Status{State: executor.Unknown, Timestamp: e.now().UnixNano()}
 	}
-	return executor.Status{State: j.state, Timestamp: j.changed.UnixNano(), Message: j.message, Results: cloneResults(j.results)}
+	return executor.Status{State: j.state, Timestamp: j.changed.UnixNano(), Message: j.message, Results: j.results.Clone()}
 }
 
 // set moves j to a state; e.mu must be held.
@@ -370,18 +370,4 @@ func (e *Executor) Fail(jobID, message string) {
 	e.set(j, executor.Error)
 	j.results = nil
 	j.message = message
-}
-
-func cloneResults(r *executor.Results) *executor.Results {
-	if r == nil {
-		return nil
-	}
-	c := *r
-	c.Outputs = maps.Clone(r.Outputs)
-	c.UnmatchedPatterns = slices.Clone(r.UnmatchedPatterns)
-	c.UnmatchedOutputs = slices.Clone(r.UnmatchedOutputs)
-	c.Level4Excluded = maps.Clone(r.Level4Excluded)
-	c.RemovedOutputs = slices.Clone(r.RemovedOutputs)
-	c.Log = slices.Clone(r.Log)
-	return &c
 }

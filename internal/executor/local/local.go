@@ -28,7 +28,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -137,7 +136,7 @@ func (j *job) status() (st executor.Status, rec record, ok bool) {
 		State:     j.state,
 		Timestamp: j.changed.UnixNano(),
 		Message:   j.message,
-		Results:   cloneResults(j.results),
+		Results:   j.results.Clone(),
 	}, j.rec, true
 }
 
@@ -402,7 +401,7 @@ func (e *Executor) Finalize(_ context.Context, def executor.JobDefinition, opts 
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.state, j.changed, j.message, j.results = executor.Finalized, now, "", res
-	return executor.Status{State: executor.Finalized, Timestamp: now.UnixNano(), Results: cloneResults(res)}, nil
+	return executor.Status{State: executor.Finalized, Timestamp: now.UnixNano(), Results: res.Clone()}, nil
 }
 
 // Terminate stops a running job (SIGTERM to its process group, SIGKILL
@@ -465,20 +464,6 @@ func (e *Executor) Cleanup(ctx context.Context, def executor.JobDefinition) erro
 		return fmt.Errorf("clean up job %s (action %s): %w", def.ID, def.Action, err)
 	}
 	return nil
-}
-
-func cloneResults(r *executor.Results) *executor.Results {
-	if r == nil {
-		return nil
-	}
-	c := *r
-	c.Outputs = maps.Clone(r.Outputs)
-	c.UnmatchedPatterns = slices.Clone(r.UnmatchedPatterns)
-	c.UnmatchedOutputs = slices.Clone(r.UnmatchedOutputs)
-	c.Level4Excluded = maps.Clone(r.Level4Excluded)
-	c.RemovedOutputs = slices.Clone(r.RemovedOutputs)
-	c.Log = slices.Clone(r.Log)
-	return &c
 }
 
 var _ executor.Waiter = (*Executor)(nil)
