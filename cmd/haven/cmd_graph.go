@@ -26,14 +26,9 @@ An invalid project prints its problems instead and exits 1.`,
 			if !slices.Contains(pipeline.GraphFormats, format) {
 				return usageError{fmt.Errorf("unknown --format %q: use one of %s", format, strings.Join(pipeline.GraphFormats, ", "))}
 			}
-			r, err := loadProject(dir)
+			r, err := a.loadValidProject(dir, "graph")
 			if err != nil {
 				return err
-			}
-			if !r.Valid() {
-				writeProblems(a.stderr, newColours(a.stderr, a.getenv), r.Problems.Errors())
-				fmt.Fprintf(a.stderr, "\n%s is invalid: fix the errors above, then run haven graph again\n", r.File)
-				return exitError{exitInvalid}
 			}
 			if len(r.Pipeline.Actions) == 0 {
 				fmt.Fprintf(a.stderr, "haven: %s has no actions to draw\n", r.File)

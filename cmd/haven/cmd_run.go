@@ -87,14 +87,9 @@ func (a *app) run(ctx context.Context, o runOptions, actions []string) error {
 	if o.timeout < 0 {
 		return usageError{fmt.Errorf("--timeout must not be negative")}
 	}
-	r, err := loadProject(o.dir)
+	r, err := a.loadValidProject(o.dir, "run")
 	if err != nil {
 		return err
-	}
-	if !r.Valid() {
-		writeProblems(a.stderr, newColours(a.stderr, a.getenv), r.Problems.Errors())
-		fmt.Fprintf(a.stderr, "\n%s is invalid: fix the errors above (haven check lists them), then run again\n", r.File)
-		return exitError{exitInvalid}
 	}
 	p := r.Pipeline
 	projectDir, err := filepath.Abs(o.dir)

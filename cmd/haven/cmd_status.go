@@ -59,13 +59,9 @@ job in this project folder: when it finished, its status and its message.`,
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{shortLived: "yes"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := loadProject(dir)
+			r, err := a.loadValidProject(dir, "status")
 			if err != nil {
 				return err
-			}
-			if !r.Valid() {
-				writeProblems(a.stderr, newColours(a.stderr, a.getenv), r.Problems.Errors())
-				return exitError{exitInvalid}
 			}
 			projectDir, err := filepath.Abs(dir)
 			if err != nil {

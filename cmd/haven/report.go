@@ -33,6 +33,22 @@ func loadProject(dir string) (*pipeline.Report, error) {
 	return pipeline.Check(path, src), nil
 }
 
+// loadValidProject is loadProject for commands that need a valid
+// pipeline: an invalid one has its errors printed and ends the command
+// with exit 1, saying to fix them and run the command again.
+func (a *app) loadValidProject(dir, command string) (*pipeline.Report, error) {
+	r, err := loadProject(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Valid() {
+		writeProblems(a.stderr, newColours(a.stderr, a.getenv), r.Problems.Errors())
+		fmt.Fprintf(a.stderr, "\n%s is invalid: fix the errors above, then run haven %s again\n", r.File, command)
+		return nil, exitError{exitInvalid}
+	}
+	return r, nil
+}
+
 // colours decides whether to colour output: only on a terminal, and never
 // when NO_COLOR is set (https://no-color.org).
 type colours struct{ on bool }
