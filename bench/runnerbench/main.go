@@ -32,6 +32,7 @@ import (
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/executor"
 	"github.com/haven-tre/haven/internal/executor/local"
+	"github.com/haven-tre/haven/internal/outputs"
 	"github.com/haven-tre/haven/internal/pipeline"
 	"github.com/haven-tre/haven/internal/plan"
 	"github.com/haven-tre/haven/internal/runner"
@@ -89,7 +90,9 @@ func run(dir string, workers int, cpuprofile, memprofile string, retry, phases b
 	}
 	defer store.Close()
 
-	var exec executor.Executor = local.New(local.Config{})
+	trash := outputs.NewTrash(10_000, 1<<30) // as cmd/haven
+	defer trash.Empty()
+	var exec executor.Executor = local.New(local.Config{Trash: trash})
 	rp := &retryPrepare{Executor: exec}
 	if retry {
 		exec = rp
@@ -139,6 +142,9 @@ func run(dir string, workers int, cpuprofile, memprofile string, retry, phases b
 		return err
 	}
 	if err := rn.Run(ctx, jobs); err != nil {
+		return err
+	}
+	if err := trash.Empty(); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)

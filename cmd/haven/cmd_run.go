@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/haven-tre/haven"
+	"github.com/haven-tre/haven/internal/outputs"
 	"github.com/haven-tre/haven/internal/plan"
 	"github.com/haven-tre/haven/internal/runner"
 	"github.com/spf13/cobra"
@@ -113,7 +114,13 @@ func (a *app) run(ctx context.Context, o runOptions, actions []string) error {
 	}
 	defer store.Close()
 
-	exec, why, err := a.chooseExecutor(ctx, o.executor, p)
+	trash := outputs.NewTrash(trashMaxJobs, trashMaxBytes)
+	defer func() {
+		if err := trash.Empty(); err != nil {
+			fmt.Fprintf(a.stderr, "warning: could not remove finished jobs' scratch workspaces: %v\n", err)
+		}
+	}()
+	exec, why, err := a.chooseExecutor(ctx, o.executor, p, trash)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,15 @@ import (
 	"github.com/haven-tre/haven/internal/executor"
 	"github.com/haven-tre/haven/internal/executor/docker"
 	"github.com/haven-tre/haven/internal/executor/local"
+	"github.com/haven-tre/haven/internal/outputs"
 	"github.com/haven-tre/haven/internal/pipeline"
+)
+
+// A local run removes finished jobs' scratch workspaces when it ends, or
+// sooner once this many jobs or bytes of copies wait (outputs.Trash).
+const (
+	trashMaxJobs  = 10_000
+	trashMaxBytes = 1 << 30
 )
 
 // Executor kinds for --executor.
@@ -38,10 +46,14 @@ func pipelineImages(p *pipeline.Pipeline) []string {
 // chooseExecutor builds the executor --executor asks for. auto picks
 // docker when the daemon answers and every image the pipeline uses is
 // present, else local; the second result says why, for the user.
-func (a *app) chooseExecutor(ctx context.Context, kind string, p *pipeline.Pipeline) (executor.Executor, string, error) {
+//
+// The local executor hands finished jobs' scratch workspaces to trash,
+// which the caller empties when the run ends.
+func (a *app) chooseExecutor(ctx context.Context, kind string, p *pipeline.Pipeline, trash *outputs.Trash) (executor.Executor, string, error) {
+	newLocal := func() executor.Executor { return local.New(local.Config{Trash: trash}) }
 	switch kind {
 	case executorLocal:
-		return local.New(local.Config{}), "as asked with --executor local", nil
+		return newLocal(), "as asked with --executor local", nil
 	case executorDocker:
 		d, err := docker.NewFromEnv(ctx, docker.Options{})
 		if err != nil {
@@ -66,16 +78,16 @@ func (a *app) chooseExecutor(ctx context.Context, kind string, p *pipeline.Pipel
 		defer cancel()
 		d, err := docker.NewFromEnv(dctx, docker.Options{})
 		if err != nil {
-			return local.New(local.Config{}), "Docker is not available", nil
+			return newLocal(), "Docker is not available", nil
 		}
 		missing, err := d.HasImages(dctx, pipelineImages(p))
 		switch {
 		case err != nil:
 			d.Close()
-			return local.New(local.Config{}), "Docker could not list its images", nil
+			return newLocal(), "Docker could not list its images", nil
 		case len(missing) > 0:
 			d.Close()
-			return local.New(local.Config{}), fmt.Sprintf("Docker has no image for %s, and haven never pulls during a run", strings.Join(missing, ", ")), nil
+			return newLocal(), fmt.Sprintf("Docker has no image for %s, and haven never pulls during a run", strings.Join(missing, ", ")), nil
 		}
 		return d, "Docker answers and has every image", nil
 	}

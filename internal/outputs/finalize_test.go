@@ -662,7 +662,7 @@ func TestFinalizeConcurrentManifestUpdates(t *testing.T) {
 		def.ID = fmt.Sprintf("job%013d", i)
 		def.Action = fmt.Sprintf("action_%d", i)
 		def.OutputSpec = map[string]string{fmt.Sprintf("output/a%d.csv", i): executor.ModeratelySensitive}
-		if _, err := PrepareScratch(def, fixedClock); err != nil {
+		if _, _, err := PrepareScratch(def, fixedClock); err != nil {
 			t.Fatal(err)
 		}
 		write(t, filepath.Join(ScratchDir(def), "output", fmt.Sprintf("a%d.csv", i)), "a\n1\n")

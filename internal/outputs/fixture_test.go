@@ -76,7 +76,7 @@ func (e *env) medium(rel string) string {
 // preparedTime, so the test decides which files are new.
 func (e *env) prepare(t *testing.T) []string {
 	t.Helper()
-	log, err := PrepareScratch(e.def, fixedClock)
+	log, _, err := PrepareScratch(e.def, fixedClock)
 	if err != nil {
 		t.Fatalf("PrepareScratch: %v", err)
 	}

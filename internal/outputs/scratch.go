@@ -32,50 +32,53 @@ import (
 // It is idempotent: with the marker present it returns at once; a scratch
 // directory without the marker (a crash mid-prepare) is removed and built
 // again.
-func PrepareScratch(def executor.JobDefinition, now func() time.Time) (log []string, err error) {
+//
+// size is how many bytes it copied (0 when the workspace was already
+// there), for a Trash that bounds what waits to be removed.
+func PrepareScratch(def executor.JobDefinition, now func() time.Time) (log []string, size int64, err error) {
 	if err := checkName("job id", def.ID); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if def.ScratchRoot == "" || def.ProjectDir == "" {
-		return nil, fmt.Errorf("prepare job %s: the scratch root and the project directory must both be configured", def.ID)
+		return nil, 0, fmt.Errorf("prepare job %s: the scratch root and the project directory must both be configured", def.ID)
 	}
 	for _, in := range def.Inputs {
 		if err := checkRelPath("input file", in); err != nil {
-			return nil, fmt.Errorf("prepare job %s: %w", def.ID, err)
+			return nil, 0, fmt.Errorf("prepare job %s: %w", def.ID, err)
 		}
 		if in == MarkerFile {
-			return nil, fmt.Errorf("prepare job %s: input file %s has the name of the scratch workspace marker, which cannot be an output: rename the output", def.ID, in)
+			return nil, 0, fmt.Errorf("prepare job %s: input file %s has the name of the scratch workspace marker, which cannot be an output: rename the output", def.ID, in)
 		}
 	}
 	dir := ScratchDir(def)
 	if err := os.MkdirAll(def.ScratchRoot, 0o700); err != nil {
-		return nil, fmt.Errorf("prepare job %s: create scratch root: %w", def.ID, err)
+		return nil, 0, fmt.Errorf("prepare job %s: create scratch root: %w", def.ID, err)
 	}
 	fi, err := os.Lstat(dir)
 	switch {
 	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
-		return nil, fmt.Errorf("prepare job %s: %w", def.ID, &symlinkError{dir})
+		return nil, 0, fmt.Errorf("prepare job %s: %w", def.ID, &symlinkError{dir})
 	case err == nil && !fi.IsDir():
-		return nil, fmt.Errorf("prepare job %s: scratch workspace %s is a %s, not a directory: remove it and run the action again", def.ID, dir, fileKind(fi.Mode()))
+		return nil, 0, fmt.Errorf("prepare job %s: scratch workspace %s is a %s, not a directory: remove it and run the action again", def.ID, dir, fileKind(fi.Mode()))
 	case err == nil:
 		if _, ok, err := ReadMarker(def); err != nil {
-			return nil, fmt.Errorf("prepare job %s: %w", def.ID, err)
+			return nil, 0, fmt.Errorf("prepare job %s: %w", def.ID, err)
 		} else if ok {
-			return nil, nil
+			return nil, 0, nil
 		}
 		// An unfinished copy from an interrupted prepare: start again.
 		if err := os.RemoveAll(dir); err != nil {
-			return nil, fmt.Errorf("prepare job %s: remove unfinished scratch workspace %s: %w", def.ID, dir, err)
+			return nil, 0, fmt.Errorf("prepare job %s: remove unfinished scratch workspace %s: %w", def.ID, dir, err)
 		}
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("prepare job %s: %w", def.ID, err)
+		return nil, 0, fmt.Errorf("prepare job %s: %w", def.ID, err)
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("prepare job %s: create scratch workspace: %w", def.ID, err)
+		return nil, 0, fmt.Errorf("prepare job %s: create scratch workspace: %w", def.ID, err)
 	}
 	scratch, err := openTree(dir, false, 0o755)
 	if err != nil {
-		return nil, fmt.Errorf("prepare job %s: %w", def.ID, err)
+		return nil, 0, fmt.Errorf("prepare job %s: %w", def.ID, err)
 	}
 	scratch.noSync = true
 	defer scratch.Close()
@@ -83,33 +86,33 @@ func PrepareScratch(def executor.JobDefinition, now func() time.Time) (log []str
 	log = append(log, "Copying in code from "+def.ProjectDir)
 	skipped, err := copyProject(def, scratch)
 	if err != nil {
-		return nil, fmt.Errorf("prepare job %s: copy code from %s: %w", def.ID, def.ProjectDir, err)
+		return nil, 0, fmt.Errorf("prepare job %s: copy code from %s: %w", def.ID, def.ProjectDir, err)
 	}
 	log = append(log, skipped...)
 
 	if len(def.Inputs) > 0 {
 		if _, err := os.Stat(def.WorkspaceDir); errors.Is(err, fs.ErrNotExist) || def.WorkspaceDir == "" {
-			return nil, fmt.Errorf("The file %s doesn't exist in workspace %s as requested for job %s", def.Inputs[0], def.Workspace, def.ID)
+			return nil, 0, fmt.Errorf("The file %s doesn't exist in workspace %s as requested for job %s", def.Inputs[0], def.Workspace, def.ID)
 		}
 		ws, err := openTree(def.WorkspaceDir, false, 0o755)
 		if err != nil {
-			return nil, fmt.Errorf("prepare job %s: %w", def.ID, err)
+			return nil, 0, fmt.Errorf("prepare job %s: %w", def.ID, err)
 		}
 		defer ws.Close()
 		aliases := dirAliases(def.WorkspaceDir)
 		for _, in := range def.Inputs {
 			log = append(log, "Copying input file: "+in)
 			if err := copyInput(def, ws, aliases, scratch, in); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 	}
 
 	stamp := strconv.FormatInt(now().UnixNano(), 10)
 	if err := scratch.writeBytes(MarkerFile, []byte(stamp), 0o644); err != nil {
-		return nil, fmt.Errorf("prepare job %s: write %s: %w", def.ID, MarkerFile, err)
+		return nil, 0, fmt.Errorf("prepare job %s: write %s: %w", def.ID, MarkerFile, err)
 	}
-	return log, nil
+	return log, scratch.written, nil
 }
 
 // copyInput copies one input file from the workspace into the scratch
@@ -166,7 +169,11 @@ func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, e
 	patterns := pipeline.NewPatternSet(def.ExcludePatterns)
 	excluded := func(p string) bool { return excludedFromScratch(p, patterns) }
 
-	err = src.walk(".", func(p string, d fs.DirEntry, err error) error {
+	skip := func(p string) bool {
+		// Another job's atomic write in flight, or left out of the copy.
+		return isTempName(path.Base(p)) || excluded(p)
+	}
+	err = src.walk(".", skip, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p != "." {
 				// Gone while the walk ran: in a local run other jobs'
@@ -176,15 +183,6 @@ func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, e
 			return err
 		}
 		if p == "." {
-			return nil
-		}
-		if isTempName(path.Base(p)) {
-			return nil // another job's atomic write in flight
-		}
-		if excluded(p) {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
 			return nil
 		}
 		mode := d.Type()

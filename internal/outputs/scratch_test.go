@@ -29,7 +29,7 @@ func TestPrepareScratch(t *testing.T) {
 	write(t, e.high("output/input.csv"), "a,b\n1,2\n")
 	e.def.Inputs = []string{"output/input.csv"}
 
-	log, err := PrepareScratch(e.def, fixedClock)
+	log, size, err := PrepareScratch(e.def, fixedClock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +57,13 @@ func TestPrepareScratch(t *testing.T) {
 	if !reflect.DeepEqual(got, wantFiles) {
 		t.Errorf("scratch workspace:\n got %v\nwant %v", got, wantFiles)
 	}
+	var wantSize int64
+	for _, content := range wantFiles {
+		wantSize += int64(len(content))
+	}
+	if size != wantSize {
+		t.Errorf("PrepareScratch copied %d bytes, want %d (every file in the workspace, marker included)", size, wantSize)
+	}
 	fi, err := os.Stat(ScratchDir(e.def))
 	if err != nil {
 		t.Fatal(err)
@@ -75,12 +82,12 @@ func TestPrepareScratch(t *testing.T) {
 
 func TestPrepareScratchIsIdempotent(t *testing.T) {
 	e := newEnv(t)
-	if _, err := PrepareScratch(e.def, fixedClock); err != nil {
+	if _, _, err := PrepareScratch(e.def, fixedClock); err != nil {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(e.def.ProjectDir, "later.txt"), "added after prepare")
 	write(t, e.scratch("job-file.txt"), "written by the job")
-	log, err := PrepareScratch(e.def, fixedClock)
+	log, _, err := PrepareScratch(e.def, fixedClock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +102,7 @@ func TestPrepareScratchIsIdempotent(t *testing.T) {
 func TestPrepareScratchRedoesAnInterruptedCopy(t *testing.T) {
 	e := newEnv(t)
 	write(t, e.scratch("half-copied.py"), "junk from a crash")
-	if _, err := PrepareScratch(e.def, fixedClock); err != nil {
+	if _, _, err := PrepareScratch(e.def, fixedClock); err != nil {
 		t.Fatal(err)
 	}
 	if exists(e.scratch("half-copied.py")) {
@@ -138,7 +145,7 @@ func TestPrepareScratchHostileProject(t *testing.T) {
 	}
 	defer sock.Close()
 
-	log, err := PrepareScratch(e.def, fixedClock)
+	log, _, err := PrepareScratch(e.def, fixedClock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +226,7 @@ func TestPrepareScratchInputs(t *testing.T) {
 			}
 			e.def.Inputs = []string{tt.input}
 			before := snapshot(t, outside)
-			_, err := PrepareScratch(e.def, fixedClock)
+			_, _, err := PrepareScratch(e.def, fixedClock)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
 			}
@@ -236,7 +243,7 @@ func TestPrepareScratchInputSymlinkInsideWorkspace(t *testing.T) {
 	write(t, e.high("output/real.csv"), "a\n1\n")
 	symlink(t, "real.csv", e.high("output/alias.csv"))
 	e.def.Inputs = []string{"output/alias.csv"}
-	if _, err := PrepareScratch(e.def, fixedClock); err != nil {
+	if _, _, err := PrepareScratch(e.def, fixedClock); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Lstat(e.scratch("output/alias.csv"))
@@ -249,7 +256,7 @@ func TestPrepareScratchRefusesBadIDsAndSymlinkedScratch(t *testing.T) {
 	e := newEnv(t)
 	for _, id := range []string{"", ".", "..", "a/b", "../x"} {
 		e.def.ID = id
-		if _, err := PrepareScratch(e.def, fixedClock); err == nil {
+		if _, _, err := PrepareScratch(e.def, fixedClock); err == nil {
 			t.Errorf("job id %q accepted", id)
 		}
 	}
@@ -257,7 +264,7 @@ func TestPrepareScratchRefusesBadIDsAndSymlinkedScratch(t *testing.T) {
 	outside := t.TempDir()
 	mkdir(t, e.def.ScratchRoot)
 	symlink(t, outside, ScratchDir(e.def))
-	if _, err := PrepareScratch(e.def, fixedClock); err == nil || !strings.Contains(err.Error(), "symlink") {
+	if _, _, err := PrepareScratch(e.def, fixedClock); err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("err = %v, want a refusal of the symlinked scratch workspace", err)
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
@@ -270,7 +277,7 @@ func TestPrepareScratchSkipsScratchRootInsideProject(t *testing.T) {
 	e.def.ScratchRoot = filepath.Join(e.def.ProjectDir, "volumes") // not under metadata
 	e.def.LogDir = filepath.Join(e.def.ProjectDir, "logs")
 	write(t, filepath.Join(e.def.LogDir, "old", "logs.txt"), "another job's log")
-	if _, err := PrepareScratch(e.def, fixedClock); err != nil {
+	if _, _, err := PrepareScratch(e.def, fixedClock); err != nil {
 		t.Fatal(err)
 	}
 	if exists(e.scratch("volumes")) || exists(e.scratch("logs")) {
@@ -343,7 +350,7 @@ func TestPrepareScratchWhileOutputsLand(t *testing.T) {
 	for round := 0; round < 12; round++ {
 		def := e.def
 		def.ID = fmt.Sprintf("job%013d", round)
-		if _, err := PrepareScratch(def, fixedClock); err != nil {
+		if _, _, err := PrepareScratch(def, fixedClock); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		entries, err := os.ReadDir(filepath.Join(ScratchDir(def), "output"))

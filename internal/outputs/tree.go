@@ -32,6 +32,8 @@ type tree struct {
 	// atomic, but not flushed to disk, which saves two fsyncs per file.
 	// Outputs, notes, manifests and workspace logs are always flushed.
 	noSync bool
+	// written counts the bytes writeFile has written through this tree.
+	written int64
 }
 
 // openTree opens dir as a tree, creating it (and its parents) first when
@@ -256,6 +258,7 @@ func (t *tree) writeFile(rel string, r io.Reader, perm fs.FileMode, mtime time.T
 	if err != nil {
 		return 0, sum, fmt.Errorf("write %s: %w", t.name(rel), err)
 	}
+	t.written += n
 	if !t.noSync {
 		if err := f.Sync(); err != nil {
 			return 0, sum, fmt.Errorf("sync %s: %w", t.name(rel), err)
@@ -438,10 +441,13 @@ func isTempName(name string) bool {
 
 // walk calls fn for every entry under dir (a tree-relative slash path),
 // depth first, as fs.WalkDir does: fn returning fs.SkipDir for a directory
-// skips it. Entries come from getdents with their types, without a stat
-// each, which matters when the project holds thousands of outputs that a
-// scratch copy leaves out by name. Symlinks are reported, never followed.
-func (t *tree) walk(dir string, fn fs.WalkDirFunc) error {
+// skips it. Entries for which skip (if not nil) returns true are left out
+// before anything is asked about them: names come from getdents, and only
+// the entries kept are stat-ed (file systems without the filetype feature
+// give no types, so fs.ReadDir would stat every entry, and a project's
+// output directory can hold thousands that a scratch copy leaves out by
+// name). Symlinks are reported, never followed.
+func (t *tree) walk(dir string, skip func(p string) bool, fn fs.WalkDirFunc) error {
 	if dir == "." {
 		if err := fn(".", nil, nil); err != nil && err != fs.SkipDir {
 			return err
@@ -451,15 +457,26 @@ func (t *tree) walk(dir string, fn fs.WalkDirFunc) error {
 	if err != nil {
 		return fn(dir, nil, err)
 	}
-	entries, err := f.ReadDir(-1)
+	names, err := f.Readdirnames(-1)
 	f.Close()
 	if err != nil {
 		return fn(dir, nil, err)
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	for _, e := range entries {
-		p := path.Join(dir, e.Name())
-		err := fn(p, e, nil)
+	sort.Strings(names)
+	for _, name := range names {
+		p := path.Join(dir, name)
+		if skip != nil && skip(p) {
+			continue
+		}
+		fi, err := t.root.Lstat(filepath.FromSlash(p))
+		if err != nil {
+			if err := fn(p, nil, err); err != nil && err != fs.SkipDir {
+				return err
+			}
+			continue
+		}
+		e := fs.FileInfoToDirEntry(fi)
+		err = fn(p, e, nil)
 		if err == fs.SkipDir {
 			continue
 		}
@@ -467,7 +484,7 @@ func (t *tree) walk(dir string, fn fs.WalkDirFunc) error {
 			return err
 		}
 		if e.IsDir() {
-			if err := t.walk(p, fn); err != nil {
+			if err := t.walk(p, skip, fn); err != nil {
 				return err
 			}
 		}

@@ -38,7 +38,7 @@ func (e *Executor) Prepare(ctx context.Context, def executor.JobDefinition) (exe
 
 	// PrepareScratch starts again from nothing if an earlier prepare
 	// stopped half-way.
-	lines, err := outputs.PrepareScratch(def, e.now)
+	lines, _, err := outputs.PrepareScratch(def, e.now)
 	for _, line := range lines {
 		e.log.Info(line, "job", def.ID, "action", def.Action)
 	}

@@ -67,6 +67,11 @@ type Config struct {
 	// KillGrace is how long a stopped job has between SIGTERM and SIGKILL;
 	// 2 seconds if 0.
 	KillGrace time.Duration
+	// Trash, when set, receives the scratch workspace and run directory of
+	// every job Cleanup is done with, to be removed when the caller empties
+	// it (at the end of a run) or when it fills up, instead of at once.
+	// The caller owns it: nothing is removed until it is emptied.
+	Trash *outputs.Trash
 }
 
 // Executor runs jobs as host processes. It is safe for concurrent use.
@@ -76,6 +81,7 @@ type Executor struct {
 	path   string
 	native map[string]NativeAction
 	grace  time.Duration
+	trash  *outputs.Trash
 
 	mu   sync.Mutex
 	jobs map[string]*job // by job id, while this executor knows something about the job
@@ -91,6 +97,7 @@ func New(cfg Config) *Executor {
 		path:   cfg.Path,
 		native: maps.Clone(cfg.Native),
 		grace:  cfg.KillGrace,
+		trash:  cfg.Trash,
 		jobs:   map[string]*job{},
 	}
 	if e.log == nil {
@@ -122,6 +129,7 @@ type job struct {
 	results *executor.Results
 	rec     record
 	run     *run
+	size    int64 // bytes Prepare copied into the scratch workspace
 }
 
 // status is j's state as held in memory; ok is false when memory says
@@ -290,7 +298,7 @@ func (e *Executor) Prepare(_ context.Context, def executor.JobDefinition) (execu
 		return st, err
 	}
 	j.set(executor.Preparing, e.now())
-	lines, err := outputs.PrepareScratch(def, e.now)
+	lines, size, err := outputs.PrepareScratch(def, e.now)
 	for _, line := range lines {
 		e.log.Info(line, "job", def.ID, "action", def.Action)
 	}
@@ -299,6 +307,9 @@ func (e *Executor) Prepare(_ context.Context, def executor.JobDefinition) (execu
 		return st, fmt.Errorf("prepare job %s (action %s): %w", def.ID, def.Action, err)
 	}
 	now := e.now()
+	j.mu.Lock()
+	j.size = size
+	j.mu.Unlock()
 	j.set(executor.Prepared, now)
 	return executor.Status{State: executor.Prepared, Timestamp: now.UnixNano()}, nil
 }
@@ -435,7 +446,8 @@ func (e *Executor) Terminate(ctx context.Context, def executor.JobDefinition) (e
 
 // Cleanup kills the job if it is still running (also a process left by a
 // previous runner, when it can prove the process is the job's), then
-// removes its scratch and run directories: Unknown. Logs in LogDir and
+// removes its scratch and run directories (or hands them to Config.Trash):
+// Unknown. Logs in LogDir and
 // outputs in the workspaces stay.
 func (e *Executor) Cleanup(ctx context.Context, def executor.JobDefinition) error {
 	if err := checkDefinition(def); err != nil {
@@ -444,7 +456,7 @@ func (e *Executor) Cleanup(ctx context.Context, def executor.JobDefinition) erro
 	j := e.acquire(def.ID)
 	defer func() { e.release(def.ID, j, true) }()
 	j.mu.Lock()
-	r := j.run
+	r, size := j.run, j.size
 	j.mu.Unlock()
 	rd := runDir(def)
 	if r != nil {
@@ -460,6 +472,12 @@ func (e *Executor) Cleanup(ctx context.Context, def executor.JobDefinition) erro
 		}
 	}
 	j.set("", time.Time{})
+	if e.trash != nil {
+		if err := e.trash.Discard(def.ScratchRoot, size, outputs.ScratchDir(def), rd); err != nil {
+			return fmt.Errorf("clean up job %s (action %s): %w", def.ID, def.Action, err)
+		}
+		return nil
+	}
 	if err := errors.Join(outputs.RemoveScratch(def), os.RemoveAll(rd)); err != nil {
 		return fmt.Errorf("clean up job %s (action %s): %w", def.ID, def.Action, err)
 	}

@@ -58,6 +58,27 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// The conformance suite again with a trash, as haven run configures the
+// executor: Cleanup moves the directories aside, so they are gone from
+// their places at once, and the caller empties the trash later.
+func TestConformanceWithTrash(t *testing.T) {
+	needPython(t)
+	executortest.Run(t, func(t *testing.T) executor.Executor {
+		trash := outputs.NewTrash(1000, 1<<30)
+		t.Cleanup(func() {
+			if err := trash.Empty(); err != nil {
+				t.Errorf("empty trash: %v", err)
+			}
+		})
+		return newExecutor(t, local.Config{Trash: trash})
+	}, executortest.Env{
+		Job: func(b executortest.Behaviour) (string, []string) {
+			return "python:v2", executortest.PythonArgs(b)
+		},
+		WritesFiles: true,
+	})
+}
+
 // project is a job's directories, with the study code given.
 type project struct {
 	root, code, workspace, scratch, logs string
