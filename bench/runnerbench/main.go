@@ -92,7 +92,7 @@ func run(dir string, workers int, cpuprofile, memprofile string, retry, phases b
 
 	trash := outputs.NewTrash(10_000, 1<<30) // as cmd/haven
 	defer trash.Empty()
-	var exec executor.Executor = local.New(local.Config{Trash: trash})
+	var exec executor.Executor = local.New(local.Config{Trash: trash, Listing: outputs.NewCodeListing()})
 	rp := &retryPrepare{Executor: exec}
 	if retry {
 		exec = rp
@@ -104,6 +104,7 @@ func run(dir string, workers int, cpuprofile, memprofile string, retry, phases b
 		Store: store, Executor: exec, Pipeline: p, Workspace: workspace,
 		ProjectDir: projectDir, WorkspaceDir: projectDir,
 		ScratchRoot: filepath.Join(metadata, "volumes"), LogDir: filepath.Join(metadata, "jobs"),
+		DeferSync:  true, // as cmd/haven
 		MaxWorkers: workers, CPUCount: 2, MemoryLimit: 4 << 30,
 		PollInterval: 50 * time.Millisecond, // as cmd/haven/cmd_run.go
 		OnEvent: func(e runner.Event) {
@@ -142,6 +143,9 @@ func run(dir string, workers int, cpuprofile, memprofile string, retry, phases b
 		return err
 	}
 	if err := rn.Run(ctx, jobs); err != nil {
+		return err
+	}
+	if err := outputs.SyncFS(projectDir); err != nil {
 		return err
 	}
 	if err := trash.Empty(); err != nil {

@@ -114,8 +114,18 @@ func (a *app) run(ctx context.Context, o runOptions, actions []string) error {
 	}
 	defer store.Close()
 
+	// Outputs are moved into place atomically but flushed to disk once, when
+	// the run ends, rather than file by file (docs/architecture.md).
 	trash := outputs.NewTrash(trashMaxJobs, trashMaxBytes)
 	defer func() {
+		for _, dir := range []string{projectDir, o.mediumDir} {
+			if dir == "" {
+				continue
+			}
+			if err := outputs.SyncFS(dir); err != nil {
+				fmt.Fprintf(a.stderr, "warning: %v\n", err)
+			}
+		}
 		if err := trash.Empty(); err != nil {
 			fmt.Fprintf(a.stderr, "warning: could not remove finished jobs' scratch workspaces: %v\n", err)
 		}
@@ -136,6 +146,7 @@ func (a *app) run(ctx context.Context, o runOptions, actions []string) error {
 		Store: store, Executor: exec, Pipeline: p, Workspace: workspace,
 		ProjectDir: projectDir, WorkspaceDir: projectDir, MediumDir: o.mediumDir,
 		ScratchRoot: filepath.Join(metadata, "volumes"), LogDir: filepath.Join(metadata, "jobs"),
+		DeferSync:  true,
 		MaxWorkers: o.workers, ContinueOnError: o.continueOnError,
 		Timeout: o.timeout, CPUCount: o.cpus, MemoryLimit: memory,
 		PollInterval: 50 * time.Millisecond,

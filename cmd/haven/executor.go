@@ -50,7 +50,9 @@ func pipelineImages(p *pipeline.Pipeline) []string {
 // The local executor hands finished jobs' scratch workspaces to trash,
 // which the caller empties when the run ends.
 func (a *app) chooseExecutor(ctx context.Context, kind string, p *pipeline.Pipeline, trash *outputs.Trash) (executor.Executor, string, error) {
-	newLocal := func() executor.Executor { return local.New(local.Config{Trash: trash}) }
+	newLocal := func() executor.Executor {
+		return local.New(local.Config{Trash: trash, Listing: outputs.NewCodeListing()})
+	}
 	switch kind {
 	case executorLocal:
 		return newLocal(), "as asked with --executor local", nil

@@ -82,6 +82,12 @@ type JobDefinition struct {
 	ScratchRoot string
 	// LogDir is where the job's log directory (os-job-<id>) is created.
 	LogDir string
+	// DeferSync lets Finalize move outputs into the workspaces atomically
+	// without flushing each to disk: a runner that sets it flushes the file
+	// system itself before it stops (outputs.SyncFS). Outputs then survive
+	// the runner being killed, but not a power cut in between. Local runs
+	// set it; backends do not.
+	DeferSync bool
 
 	CPUCount    float64       // 0 for the executor's default
 	MemoryLimit int64         // bytes; 0 for the executor's default

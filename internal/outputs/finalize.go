@@ -194,10 +194,12 @@ func (f *finalizer) keepOutputs() error {
 	if f.ws, err = openTree(def.WorkspaceDir, true, 0o755); err != nil {
 		return err
 	}
+	f.ws.noSync = def.DeferSync
 	if def.MediumDir != "" {
 		if f.med, err = openTree(def.MediumDir, true, 0o755); err != nil {
 			return err
 		}
+		f.med.noSync = def.DeferSync
 	}
 	for _, p := range sortedKeys(f.refused) {
 		res.Log = append(res.Log, fmt.Sprintf("Not keeping %s: it matches an output pattern but is a %s, and only regular files are outputs", p, f.refused[p]))

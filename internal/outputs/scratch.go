@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/haven-tre/haven/internal/executor"
@@ -36,6 +37,12 @@ import (
 // size is how many bytes it copied (0 when the workspace was already
 // there), for a Trash that bounds what waits to be removed.
 func PrepareScratch(def executor.JobDefinition, now func() time.Time) (log []string, size int64, err error) {
+	return PrepareScratchListed(def, now, nil)
+}
+
+// PrepareScratchListed is PrepareScratch with the project's listing taken
+// from (or kept in) listing, when it is not nil.
+func PrepareScratchListed(def executor.JobDefinition, now func() time.Time, listing *CodeListing) (log []string, size int64, err error) {
 	if err := checkName("job id", def.ID); err != nil {
 		return nil, 0, err
 	}
@@ -80,11 +87,11 @@ func PrepareScratch(def executor.JobDefinition, now func() time.Time) (log []str
 	if err != nil {
 		return nil, 0, fmt.Errorf("prepare job %s: %w", def.ID, err)
 	}
-	scratch.noSync = true
+	scratch.noSync, scratch.noHash = true, true
 	defer scratch.Close()
 
 	log = append(log, "Copying in code from "+def.ProjectDir)
-	skipped, err := copyProject(def, scratch)
+	skipped, err := copyProject(def, scratch, listing)
 	if err != nil {
 		return nil, 0, fmt.Errorf("prepare job %s: copy code from %s: %w", def.ID, def.ProjectDir, err)
 	}
@@ -145,15 +152,97 @@ func copyInput(def executor.JobDefinition, ws *tree, aliases []string, scratch *
 	return nil
 }
 
+// CodeListing remembers which entries of a project a scratch copy takes,
+// so that the jobs of one run list the project once rather than once each
+// (a project's output directory can hold thousands of files, every one of
+// which a copy leaves out by name). The contents are still read for every
+// job; only the set of paths is fixed at the first job: files added to the
+// project while the run goes on are not copied for it, as upstream copies
+// code from the commit a run started with. Use one CodeListing per run.
+// It is safe for concurrent use.
+type CodeListing struct {
+	mu    sync.Mutex
+	lists map[string][]codeEntry
+}
+
+// codeEntry is one path a scratch copy takes, with its type bits.
+type codeEntry struct {
+	path string
+	mode fs.FileMode
+}
+
+// NewCodeListing returns an empty CodeListing.
+func NewCodeListing() *CodeListing { return &CodeListing{lists: map[string][]codeEntry{}} }
+
+// listingKey identifies what a listing depends on besides the files.
+func listingKey(def executor.JobDefinition) string {
+	return strings.Join(append([]string{def.ProjectDir, def.ScratchRoot, def.LogDir}, def.ExcludePatterns...), "\x00")
+}
+
 // copyProject copies the project tree into the scratch workspace and
-// returns a log line for each entry it skipped for safety.
-func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, err error) {
+// returns a log line for each entry it skipped for safety. With a listing
+// it lists the project only if the listing has not done so yet.
+func copyProject(def executor.JobDefinition, scratch *tree, listing *CodeListing) (skipped []string, err error) {
 	src, err := openTree(def.ProjectDir, false, 0o755)
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
+	patterns := pipeline.NewPatternSet(def.ExcludePatterns)
+	excluded := func(p string) bool { return excludedFromScratch(p, patterns) }
+
+	var entries []codeEntry
+	var key string
+	cached := false
+	if listing != nil {
+		key = listingKey(def)
+		listing.mu.Lock()
+		entries, cached = listing.lists[key]
+		listing.mu.Unlock()
+	}
+	if !cached {
+		if entries, err = listProject(def, src, excluded); err != nil {
+			return nil, err
+		}
+		if listing != nil {
+			listing.mu.Lock()
+			listing.lists[key] = entries
+			listing.mu.Unlock()
+		}
+	}
+
 	aliases := dirAliases(def.ProjectDir)
+	for _, e := range entries {
+		switch {
+		case e.mode.IsDir():
+			if err := scratch.mkdirs(e.path); err != nil {
+				return skipped, err
+			}
+		case e.mode.IsRegular():
+			// Gone meanwhile: in a local run other jobs' outputs land in
+			// the project as it is being copied, and code can be deleted.
+			if err := copyRegular(src, scratch, e.path, e.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return skipped, err
+			}
+		case e.mode&fs.ModeSymlink != 0:
+			line, err := copySymlink(src, aliases, scratch, e.path, excluded)
+			if line != "" {
+				skipped = append(skipped, line)
+			}
+			if err != nil {
+				return skipped, err
+			}
+		default:
+			skipped = append(skipped, fmt.Sprintf("Skipped %s: it is a %s, not a regular file, so it was not copied", e.path, fileKind(e.mode)))
+		}
+	}
+	return skipped, nil
+}
+
+// listProject walks the project and returns, in walk order, the entries a
+// scratch copy takes: everything but excluded paths, Haven's temporary
+// files, and the scratch root and log area when they lie inside.
+func listProject(def executor.JobDefinition, src *tree, excluded func(string) bool) ([]codeEntry, error) {
 	// Directories the copy must not descend into even when they lie inside
 	// the project and are not excluded: the scratch root itself (the copy
 	// would copy itself) and the log area.
@@ -166,19 +255,15 @@ func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, e
 			avoid = append(avoid, fi)
 		}
 	}
-	patterns := pipeline.NewPatternSet(def.ExcludePatterns)
-	excluded := func(p string) bool { return excludedFromScratch(p, patterns) }
-
 	skip := func(p string) bool {
 		// Another job's atomic write in flight, or left out of the copy.
 		return isTempName(path.Base(p)) || excluded(p)
 	}
-	err = src.walk(".", skip, func(p string, d fs.DirEntry, err error) error {
+	var entries []codeEntry
+	err := src.walk(".", skip, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p != "." {
-				// Gone while the walk ran: in a local run other jobs'
-				// outputs land in the project as it is being copied.
-				return nil
+				return nil // gone while the walk ran
 			}
 			return err
 		}
@@ -186,8 +271,7 @@ func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, e
 			return nil
 		}
 		mode := d.Type()
-		switch {
-		case mode.IsDir():
+		if mode.IsDir() {
 			fi, err := d.Info()
 			if errors.Is(err, fs.ErrNotExist) {
 				return fs.SkipDir
@@ -200,23 +284,11 @@ func copyProject(def executor.JobDefinition, scratch *tree) (skipped []string, e
 					return fs.SkipDir
 				}
 			}
-			return scratch.mkdirs(p)
-		case mode.IsRegular():
-			if err := copyRegular(src, scratch, p, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-			return nil
-		case mode&fs.ModeSymlink != 0:
-			line, err := copySymlink(src, aliases, scratch, p, excluded)
-			if line != "" {
-				skipped = append(skipped, line)
-			}
-			return err
 		}
-		skipped = append(skipped, fmt.Sprintf("Skipped %s: it is a %s, not a regular file, so it was not copied", p, fileKind(mode)))
+		entries = append(entries, codeEntry{p, mode.Type()})
 		return nil
 	})
-	return skipped, err
+	return entries, err
 }
 
 // copySymlink copies the regular file a project symlink resolves to, when
@@ -298,7 +370,7 @@ func ReadMarker(def executor.JobDefinition) (ns int64, ok bool, err error) {
 	if err != nil {
 		return 0, false, fmt.Errorf("read marker of job %s: %w", def.ID, err)
 	}
-	scratch.noSync = true
+	scratch.noSync, scratch.noHash = true, true
 	defer scratch.Close()
 	return readMarker(scratch)
 }

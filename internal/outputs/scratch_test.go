@@ -369,3 +369,57 @@ func TestPrepareScratchWhileOutputsLand(t *testing.T) {
 	close(stop)
 	<-done
 }
+
+// A CodeListing fixes the set of paths at the first job of a run; every
+// job still copies the files' current contents.
+func TestPrepareScratchWithCodeListing(t *testing.T) {
+	e := newEnv(t)
+	p := e.def.ProjectDir
+	write(t, filepath.Join(p, "analysis", "old.py"), "old")
+	write(t, filepath.Join(p, "output", "a.csv"), "an output") // excluded
+	listing := NewCodeListing()
+
+	first := e.def
+	if _, _, err := PrepareScratchListed(first, fixedClock, listing); err != nil {
+		t.Fatal(err)
+	}
+	want1 := map[string]string{
+		"./": "", "project.yaml": "version: '4.0'\n", "analysis/": "", "analysis/model.py": "print('hi')\n",
+		"analysis/old.py": "old", "output/": "", MarkerFile: strconv.FormatInt(clockTime.UnixNano(), 10),
+	}
+	if got := snapshot(t, ScratchDir(first)); !reflect.DeepEqual(got, want1) {
+		t.Fatalf("first job's scratch workspace:\n got %v\nwant %v", got, want1)
+	}
+
+	// Meanwhile: a code file changes, one is deleted, one is added, and
+	// another output lands.
+	write(t, filepath.Join(p, "analysis", "model.py"), "print('changed')\n")
+	if err := os.Remove(filepath.Join(p, "analysis", "old.py")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(p, "analysis", "new.py"), "new")
+	write(t, filepath.Join(p, "output", "b.csv"), "another output")
+
+	second := e.def
+	second.ID = "secondjob0000000"
+	if _, _, err := PrepareScratchListed(second, fixedClock, listing); err != nil {
+		t.Fatal(err)
+	}
+	want2 := map[string]string{
+		"./": "", "project.yaml": "version: '4.0'\n", "analysis/": "", "analysis/model.py": "print('changed')\n",
+		"output/": "", MarkerFile: strconv.FormatInt(clockTime.UnixNano(), 10),
+	}
+	if got := snapshot(t, ScratchDir(second)); !reflect.DeepEqual(got, want2) {
+		t.Fatalf("second job's scratch workspace (same listing):\n got %v\nwant %v", got, want2)
+	}
+
+	// A new run (a new listing) sees the new file.
+	third := e.def
+	third.ID = "thirdjob00000000"
+	if _, _, err := PrepareScratchListed(third, fixedClock, NewCodeListing()); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshot(t, ScratchDir(third)); got["analysis/new.py"] != "new" {
+		t.Fatalf("a new listing did not pick up analysis/new.py: %v", got)
+	}
+}

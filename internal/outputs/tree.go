@@ -32,6 +32,9 @@ type tree struct {
 	// atomic, but not flushed to disk, which saves two fsyncs per file.
 	// Outputs, notes, manifests and workspace logs are always flushed.
 	noSync bool
+	// noHash skips the SHA-256 writeFile otherwise computes (scratch copies
+	// need none, and copying file to file lets the kernel do it).
+	noHash bool
 	// written counts the bytes writeFile has written through this tree.
 	written int64
 }
@@ -250,7 +253,7 @@ func (t *tree) writeFile(rel string, r io.Reader, perm fs.FileMode, mtime time.T
 	// the kernel copy them without passing the bytes through here.
 	h := sha256.New()
 	var n int64
-	if t.noSync {
+	if t.noHash {
 		n, err = io.Copy(f, r)
 	} else {
 		n, err = io.Copy(io.MultiWriter(f, h), r)
@@ -279,7 +282,7 @@ func (t *tree) writeFile(rel string, r io.Reader, perm fs.FileMode, mtime time.T
 	if err := t.syncDir(path.Dir(rel)); err != nil {
 		return 0, sum, err
 	}
-	if !t.noSync {
+	if !t.noHash {
 		copy(sum[:], h.Sum(nil))
 	}
 	return n, sum, nil

@@ -200,11 +200,20 @@ func (r *Runner) fail(ctx context.Context, j *haven.Job, def *executor.JobDefini
 	return r.transition(ctx, j, code, msg)
 }
 
+// cleanup removes a job's scratch files once its final state is recorded.
+// It runs in the background: nothing waits for it but the end of the Run
+// or Recover (waitCleanups).
 func (r *Runner) cleanup(ctx context.Context, j *haven.Job, def executor.JobDefinition) {
-	if err := r.cfg.Executor.Cleanup(context.WithoutCancel(ctx), def); err != nil {
-		r.cfg.Logger.Warn("cleanup", "job", j.ID, "action", j.Action, "err", err)
-	}
+	ctx = context.WithoutCancel(ctx)
+	r.cleanups.Go(func() {
+		if err := r.cfg.Executor.Cleanup(ctx, def); err != nil {
+			r.cfg.Logger.Warn("cleanup", "job", j.ID, "action", j.Action, "err", err)
+		}
+	})
 }
+
+// waitCleanups waits for every cleanup started so far.
+func (r *Runner) waitCleanups() { r.cleanups.Wait() }
 
 func stopped(stop <-chan struct{}) bool {
 	select {

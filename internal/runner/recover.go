@@ -22,6 +22,7 @@ import (
 //
 // Recover returns how many jobs it touched.
 func (r *Runner) Recover(ctx context.Context) (int, error) {
+	defer r.waitCleanups()
 	active, err := r.cfg.Store.ActiveJobs(ctx, r.cfg.Workspace)
 	if err != nil {
 		return 0, fmt.Errorf("recover: %w", err)

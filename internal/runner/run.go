@@ -19,6 +19,7 @@ import (
 // an error only when the runner itself cannot go on (the store fails); job
 // failures are in the jobs' states.
 func (r *Runner) Run(ctx context.Context, jobs []*haven.Job) error {
+	defer r.waitCleanups()
 	s := &schedule{
 		r:          r,
 		jobs:       map[string]*haven.Job{},

@@ -49,6 +49,9 @@ type Config struct {
 	MediumDir    string // medium-privacy workspace, "" for none
 	ScratchRoot  string // per-job scratch directories
 	LogDir       string // per-job log directories
+	// DeferSync is passed to every job (executor.JobDefinition.DeferSync):
+	// the caller flushes the workspaces' file system when the run ends.
+	DeferSync bool
 
 	// MaxWorkers is how many jobs run at once (default 2).
 	MaxWorkers int
@@ -81,6 +84,11 @@ type Runner struct {
 	// job's inputs are found without reading every job again.
 	latestMu sync.Mutex
 	latest   map[string]*haven.Job
+
+	// cleanups are the Cleanup calls under way: a finished job's cleanup
+	// runs beside the next job instead of before it, and Run and Recover
+	// wait for all of them before they return.
+	cleanups sync.WaitGroup
 }
 
 // New returns a Runner with defaults filled in.
@@ -153,7 +161,7 @@ func (r *Runner) definition(j *haven.Job, inputs, previous []string) executor.Jo
 		ID: j.ID, RequestID: j.RequestID, Workspace: j.Workspace, Action: j.Action, CreatedAt: j.CreatedAt,
 		Image: j.Image, Args: j.Args, Env: r.cfg.Env, OutputSpec: j.OutputSpec, AllowDatabaseAccess: j.RequiresDB,
 		ProjectDir: r.cfg.ProjectDir, ExcludePatterns: r.exclude, Inputs: inputs, PreviousOutputs: previous,
-		WorkspaceDir: r.cfg.WorkspaceDir, MediumDir: r.cfg.MediumDir, ScratchRoot: r.cfg.ScratchRoot, LogDir: r.cfg.LogDir,
+		WorkspaceDir: r.cfg.WorkspaceDir, MediumDir: r.cfg.MediumDir, ScratchRoot: r.cfg.ScratchRoot, LogDir: r.cfg.LogDir, DeferSync: r.cfg.DeferSync,
 		CPUCount: r.cfg.CPUCount, MemoryLimit: r.cfg.MemoryLimit, Timeout: r.cfg.Timeout,
 	}
 }

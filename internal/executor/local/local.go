@@ -72,6 +72,9 @@ type Config struct {
 	// it (at the end of a run) or when it fills up, instead of at once.
 	// The caller owns it: nothing is removed until it is emptied.
 	Trash *outputs.Trash
+	// Listing, when set, lists each project once for all the jobs that
+	// use it (outputs.CodeListing): set a new one for every run.
+	Listing *outputs.CodeListing
 }
 
 // Executor runs jobs as host processes. It is safe for concurrent use.
@@ -82,6 +85,7 @@ type Executor struct {
 	native map[string]NativeAction
 	grace  time.Duration
 	trash  *outputs.Trash
+	list   *outputs.CodeListing
 
 	mu   sync.Mutex
 	jobs map[string]*job // by job id, while this executor knows something about the job
@@ -98,6 +102,7 @@ func New(cfg Config) *Executor {
 		native: maps.Clone(cfg.Native),
 		grace:  cfg.KillGrace,
 		trash:  cfg.Trash,
+		list:   cfg.Listing,
 		jobs:   map[string]*job{},
 	}
 	if e.log == nil {
@@ -298,7 +303,7 @@ func (e *Executor) Prepare(_ context.Context, def executor.JobDefinition) (execu
 		return st, err
 	}
 	j.set(executor.Preparing, e.now())
-	lines, size, err := outputs.PrepareScratch(def, e.now)
+	lines, size, err := outputs.PrepareScratchListed(def, e.now, e.list)
 	for _, line := range lines {
 		e.log.Info(line, "job", def.ID, "action", def.Action)
 	}
