@@ -26,6 +26,16 @@
 #   BENCH_OUT=DIR     where raw results go (default bench/results/<UTC date>)
 #   DAG_GEN=FILE      the generator (default ../shared/baselines/dag-gen.py)
 #   BENCH_TMP=DIR     where the DAG copies are generated (default $TMPDIR or /tmp)
+#   FRESH_FS=auto     1: every measurement runs on a file system made for it
+#                     (a 2 GiB ext4 image, mkfs.ext4 defaults, loop-mounted;
+#                     needs root), 0: all in BENCH_TMP; auto: 1 when possible
+#
+# Why a fresh file system: ext4 without a journal (this machine's root file
+# system) skips every inode freed in the last 60 to 360 seconds when it
+# allocates one, one lookup each, so a run that follows another run's
+# deletions creates its files slower, whichever tool it is. A file system of
+# its own gives every measurement the same start; mkfs.ext4's defaults
+# (with a journal) are what a researcher's laptop has.
 #
 # Every tool runs the real interpreter, /usr/bin/python3: the Makefile and the
 # Snakefile are rewritten to call it by path, and PATH starts with /usr/bin
@@ -42,13 +52,13 @@ REPS=${REPS:-3}
 SCALE=${SCALE-"250 500 1000 2000"}
 TRIES=${TRIES:-5}
 INPROC=${INPROC:-0}
+FRESH_FS=${FRESH_FS:-auto}
 PY=/usr/bin/python3
 GEN=${DAG_GEN:-$(cd .. && pwd)/shared/baselines/dag-gen.py}
 OUT=${BENCH_OUT:-bench/results/$(date -u +%F)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/haven-runner.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
 
 export PATH="/usr/bin:/bin:$PATH"
 export NO_COLOR=1
@@ -72,6 +82,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ "$(command -v python3)" = /usr/bin/python3 ] || die "python3 on PATH is $(command -v python3), not /usr/bin/python3"
 
+if [ "$FRESH_FS" = auto ]; then
+	FRESH_FS=0
+	if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && command -v losetup >/dev/null && losetup -f >/dev/null 2>&1; then
+		FRESH_FS=1
+	fi
+fi
+cleanup() {
+	awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | while read -r m; do umount "$m" || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
 echo "== build"
 go build -o "$WORK/haven" ./cmd/haven
 go build -o "$WORK/runnerbench" ./bench/runnerbench
@@ -93,6 +115,11 @@ echo "== machine"
 	echo "snakemake: $(snakemake --version)"
 	echo "python: $PY $("$PY" -c 'import sys; print(sys.version.split()[0])')"
 	echo "N: $N; repetitions: $REPS; haven memory series: ${SCALE:-none}"
+	if [ "$FRESH_FS" = 1 ]; then
+		echo "file system per measurement: a fresh 2 GiB ext4 image (mkfs.ext4 defaults, with a journal), loop-mounted"
+	else
+		echo "file system: all measurements in $WORK"
+	fi
 	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT/runner-machine.txt"
 if awk -v n="$(nproc)" '{ exit !($1 > n / 4) }' /proc/loadavg; then
@@ -103,7 +130,18 @@ fi
 # file in it; prints its directory.
 gen() {
 	local tool=$1 n=$2 d
-	d=$(mktemp -d "$WORK/$tool-n$n-XXXXXX")
+	if [ "$FRESH_FS" = 1 ]; then
+		local img m
+		m=$(mktemp -d "$WORK/fs-$tool-n$n-XXXXXX")
+		img=$m.img
+		truncate -s 2G "$img"
+		mkfs.ext4 -q -F "$img"
+		mount -o loop "$img" "$m"
+		d=$m/dag
+		mkdir "$d"
+	else
+		d=$(mktemp -d "$WORK/$tool-n$n-XXXXXX")
+	fi
 	"$PY" "$GEN" "$d" "$n"
 	case $tool in
 	make) rm "$d/Snakefile" "$d/project.yaml"; sed -i 's#python3 -c#/usr/bin/python3 -c#' "$d/Makefile" ;;
@@ -111,6 +149,17 @@ gen() {
 	haven | haven-inproc) rm "$d/Makefile" "$d/Snakefile" ;;
 	esac
 	echo "$d"
+}
+
+# discard DIR: remove a DAG copy made by gen (with its file system).
+discard() {
+	local d=$1
+	if [ "$FRESH_FS" = 1 ]; then
+		umount "$(dirname "$d")"
+		rm -rf "$(dirname "$d")" "$(dirname "$d").img"
+	else
+		rm -rf "$d" "$d.log" "$d.time"
+	fi
 }
 
 # verify DIR N: every action's output is there with the right content.
@@ -222,14 +271,14 @@ measure() {
 			"$(wall_seconds "$d.time")" "$(max_rss "$d.time")" "$rc" "$check"
 		if [ "$rc" = 0 ] && [ "$ok" = 0 ]; then
 			printf '%s\t%d\t%d\t%s\t%s\t%d\n' "$tool" "$n" "$rep" "$(wall_seconds "$d.time")" "$(max_rss "$d.time")" "$attempt" >>"$MEAS"
-			rm -rf "$d" "$d.log" "$d.time"
+			discard "$d"
 			return 0
 		fi
 		echo "  (failed run kept in $raw)"
 		printf '%s\t%d\t%d\t%d\t%s\t%s\t%s\n' "$tool" "$n" "$rep" "$attempt" "$(wall_seconds "$d.time")" \
 			"$(shopt -s nullglob; f=("$d"/output/*.txt); echo ${#f[@]})" \
 			"$(grep -m1 -E '^[A-Za-z0-9_]+: Internal error' "$log" | cut -c1-200)" >>"$FAILS"
-		rm -rf "$d" "$d.log" "$d.time"
+		discard "$d"
 		if [ "$tool" != haven ] && [ "$tool" != haven-inproc ]; then
 			die "$tool failed on the generated DAG; see $raw"
 		fi
@@ -255,14 +304,14 @@ bare() {
 	s=$(elapsed "$t1" "$t0")
 	printf '  bare      N=%-5d rep %d: %ss (%s ms per start)\n' "$n" "$rep" "$s" "$(awk -v s="$s" -v n="$n" 'BEGIN {printf "%.2f", s * 1000 / n}')"
 	printf 'bare\t%d\t%d\t%s\tNA\t1\n' "$n" "$rep" "$s" >>"$MEAS"
-	rm -rf "$d"
+	discard "$d"
 }
 
 echo
 echo "== checks"
 d=$(gen haven "$N")
 (cd "$d" && "$HAVEN" check) 2>&1 | tee "$OUT/runner-check.txt"
-rm -rf "$d"
+discard "$d"
 # Which interpreter does haven's local executor start? A one-action probe.
 probe=$WORK/probe
 mkdir -p "$probe/output"

@@ -117,6 +117,7 @@ func (a *app) run(ctx context.Context, o runOptions, actions []string) error {
 	// Outputs are moved into place atomically but flushed to disk once, when
 	// the run ends, rather than file by file (docs/architecture.md).
 	trash := outputs.NewTrash(trashMaxJobs, trashMaxBytes)
+	trash.Watch(filepath.Join(metadata, "volumes"))
 	defer func() {
 		for _, dir := range []string{projectDir, o.mediumDir} {
 			if dir == "" {

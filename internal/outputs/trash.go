@@ -34,7 +34,8 @@ type Trash struct {
 	maxBytes int64
 
 	mu      sync.Mutex
-	roots   map[string]bool // scratch roots whose TrashDir this Trash has used
+	roots   map[string]bool // TrashDirs that Empty empties
+	made    map[string]bool // TrashDirs known to exist
 	pending int             // jobs discarded since the last Empty
 	bytes   int64           // their bytes, as the callers counted them
 }
@@ -43,7 +44,7 @@ type Trash struct {
 // or maxBytes bytes wait in it. maxJobs 0 disables deferral: Discard then
 // removes at once.
 func NewTrash(maxJobs int, maxBytes int64) *Trash {
-	return &Trash{maxJobs: maxJobs, maxBytes: maxBytes, roots: map[string]bool{}}
+	return &Trash{maxJobs: maxJobs, maxBytes: maxBytes, roots: map[string]bool{}, made: map[string]bool{}}
 }
 
 // Discard removes the directories dirs, which must lie directly in
@@ -93,11 +94,19 @@ func (t *Trash) Discard(scratchRoot string, bytes int64, dirs ...string) error {
 	return nil
 }
 
+// Watch makes Empty also empty scratchRoot's TrashDir, whatever this Trash
+// moved there: what a killed run left goes at the end of the next one.
+func (t *Trash) Watch(scratchRoot string) {
+	t.mu.Lock()
+	t.roots[filepath.Join(scratchRoot, TrashDir)] = true
+	t.mu.Unlock()
+}
+
 // moveAside renames dir into scratchRoot's TrashDir under a fresh name.
 func (t *Trash) moveAside(scratchRoot, dir string) error {
 	trash := filepath.Join(scratchRoot, TrashDir)
 	t.mu.Lock()
-	known := t.roots[trash]
+	known := t.made[trash]
 	t.mu.Unlock()
 	if !known {
 		if err := os.Mkdir(trash, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -111,7 +120,7 @@ func (t *Trash) moveAside(scratchRoot, dir string) error {
 			return fmt.Errorf("%s is a %s, not a directory", trash, fileKind(fi.Mode()))
 		}
 		t.mu.Lock()
-		t.roots[trash] = true
+		t.roots[trash], t.made[trash] = true, true
 		t.mu.Unlock()
 	}
 	var rnd [6]byte
@@ -121,8 +130,8 @@ func (t *Trash) moveAside(scratchRoot, dir string) error {
 	return os.Rename(dir, filepath.Join(trash, filepath.Base(dir)+"-"+hex.EncodeToString(rnd[:])))
 }
 
-// Empty deletes everything in the TrashDirs this Trash has used, including
-// what an earlier, interrupted run left there.
+// Empty deletes everything in the TrashDirs this Trash has used or
+// watches, including what an earlier, interrupted run left there.
 func (t *Trash) Empty() error {
 	t.mu.Lock()
 	roots := make([]string, 0, len(t.roots))

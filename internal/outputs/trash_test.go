@@ -165,3 +165,32 @@ func TestTrashEmptyRemovesLeftoversAndReadOnlyDirectories(t *testing.T) {
 		t.Fatal("emptying the trash followed a symlink out of it")
 	}
 }
+
+func TestTrashWatchEmptiesLeftoversWithoutDiscards(t *testing.T) {
+	root := t.TempDir()
+	left := filepath.Join(root, TrashDir, "old-0123456789ab")
+	write(t, filepath.Join(left, "f"), "x")
+	tr := NewTrash(10, 0)
+	if err := tr.Empty(); err != nil {
+		t.Fatal(err)
+	}
+	if !present(left) {
+		t.Fatal("Empty removed a trash it was not told about")
+	}
+	tr.Watch(root)
+	if err := tr.Empty(); err != nil {
+		t.Fatal(err)
+	}
+	if got := trashEntries(t, root); len(got) != 0 {
+		t.Fatalf("after Watch and Empty the trash still holds %q", got)
+	}
+	// Discard still works in a watched root whose trash already exists.
+	job := filepath.Join(root, "job1")
+	write(t, filepath.Join(job, "f"), "x")
+	if err := tr.Discard(root, 1, job); err != nil {
+		t.Fatal(err)
+	}
+	if present(job) {
+		t.Fatal("Discard left the job directory in place")
+	}
+}

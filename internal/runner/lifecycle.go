@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/haven-tre/haven"
@@ -16,7 +17,11 @@ import (
 // closed when the run is stopping (Ctrl-C, or another job failed without
 // --continue-on-error); the job is then terminated and cancelled with
 // stopMsg().
-func (r *Runner) lifecycle(ctx context.Context, j *haven.Job, stop <-chan struct{}, stopMsg func() string) error {
+//
+// slots holds one token per job executing: a job takes one after it is
+// prepared and gives it back as soon as its process has stopped, so the
+// next job's prepare and this job's finalize overlap other jobs' work.
+func (r *Runner) lifecycle(ctx context.Context, j *haven.Job, slots chan struct{}, stop <-chan struct{}, stopMsg func() string) error {
 	inputs, previous, err := r.inputsFor(ctx, j)
 	if err != nil {
 		return r.fail(ctx, j, nil, haven.StatusInternalError, "Internal error: "+err.Error())
@@ -41,24 +46,34 @@ func (r *Runner) lifecycle(ctx context.Context, j *haven.Job, stop <-chan struct
 	if stopped(stop) {
 		return r.cancel(ctx, j, def, stopMsg())
 	}
-	return r.execute(ctx, j, def, stop, stopMsg)
+	select {
+	case slots <- struct{}{}:
+	case <-stop:
+		return r.cancel(ctx, j, def, stopMsg())
+	}
+	release := sync.OnceFunc(func() { <-slots })
+	defer release()
+	return r.execute(ctx, j, def, stop, stopMsg, release)
 }
 
-// execute starts a prepared job and follows it to the end.
-func (r *Runner) execute(ctx context.Context, j *haven.Job, def executor.JobDefinition, stop <-chan struct{}, stopMsg func() string) error {
+// execute starts a prepared job and follows it to the end; ended is called
+// once the job's process is over (or never started).
+func (r *Runner) execute(ctx context.Context, j *haven.Job, def executor.JobDefinition, stop <-chan struct{}, stopMsg func() string, ended func()) error {
 	if err := r.transition(ctx, j, haven.StatusExecuting, ""); err != nil {
 		return err
 	}
 	st, err := r.cfg.Executor.Execute(ctx, def)
 	if err != nil {
+		ended()
 		return r.fail(ctx, j, &def, haven.StatusInternalError, "Internal error: "+err.Error())
 	}
-	return r.follow(ctx, j, def, st, stop, stopMsg)
+	return r.follow(ctx, j, def, st, stop, stopMsg, ended)
 }
 
-// follow waits for an executing job to finish, then finalizes it. It is
-// also where a restarted runner picks up a job it re-attached to.
-func (r *Runner) follow(ctx context.Context, j *haven.Job, def executor.JobDefinition, st executor.Status, stop <-chan struct{}, stopMsg func() string) error {
+// follow waits for an executing job to finish, then finalizes it; ended
+// (if not nil) is called once the job no longer executes. It is also where
+// a restarted runner picks up a job it re-attached to.
+func (r *Runner) follow(ctx context.Context, j *haven.Job, def executor.JobDefinition, st executor.Status, stop <-chan struct{}, stopMsg func() string, ended func()) error {
 	for st.State == executor.Executing {
 		if err := r.wait(ctx, def, stop); err != nil {
 			if errors.Is(err, errStop) {
@@ -71,6 +86,9 @@ func (r *Runner) follow(ctx context.Context, j *haven.Job, def executor.JobDefin
 		if err != nil {
 			return r.fail(ctx, j, &def, haven.StatusInternalError, "Internal error: "+err.Error())
 		}
+	}
+	if ended != nil {
+		ended()
 	}
 	switch st.State {
 	case executor.Executed, executor.Finalizing:

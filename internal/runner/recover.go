@@ -56,7 +56,7 @@ func (r *Runner) reattach(ctx context.Context, j *haven.Job, never chan struct{}
 	switch st.State {
 	case executor.Executing, executor.Executed, executor.Finalizing, executor.Finalized:
 		r.cfg.Logger.Info("re-attached to job", "job", j.ID, "action", j.Action, "state", st.State)
-		return r.follow(ctx, j, def, st, never, func() string { return msgCancelledByUser })
+		return r.follow(ctx, j, def, st, never, func() string { return msgCancelledByUser }, nil)
 	default:
 		if err := r.fail(ctx, j, &def, haven.StatusInternalError, msgRunnerStopped); err != nil {
 			return err

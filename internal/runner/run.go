@@ -27,6 +27,7 @@ func (r *Runner) Run(ctx context.Context, jobs []*haven.Job) error {
 		dependents: map[string][]string{},
 		stop:       make(chan struct{}),
 		done:       make(chan result),
+		slots:      make(chan struct{}, r.cfg.MaxWorkers),
 	}
 	for _, j := range jobs {
 		s.jobs[j.ID] = j
@@ -83,6 +84,7 @@ type schedule struct {
 	stopMsg  string
 	mu       sync.Mutex
 	done     chan result
+	slots    chan struct{} // one token per job executing (MaxWorkers)
 }
 
 func (s *schedule) outsider(ctx context.Context, workspace, id string) (*haven.Job, error) {
@@ -136,12 +138,14 @@ func (s *schedule) loop(ctx context.Context, ready []*haven.Job) error {
 	}()
 	for s.unfinished > 0 {
 		// Start what can start.
-		for running < r.cfg.MaxWorkers && len(ready) > 0 && !stopped(s.stop) {
+		// Up to twice as many lifecycles as workers: jobs being prepared or
+		// finalized do not hold one of the MaxWorkers execution slots.
+		for running < 2*r.cfg.MaxWorkers && len(ready) > 0 && !stopped(s.stop) {
 			j := ready[0]
 			ready = ready[1:]
 			running++
 			go func() {
-				err := r.lifecycle(ctx, j, s.stop, s.message)
+				err := r.lifecycle(ctx, j, s.slots, s.stop, s.message)
 				s.done <- result{j, err}
 			}()
 		}

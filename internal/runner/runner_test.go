@@ -264,12 +264,24 @@ func TestCtrlCCancels(t *testing.T) {
 	}
 }
 
-// concurrencyExecutor counts how many jobs execute at once.
+// concurrencyExecutor counts how many jobs execute at once (from Execute
+// until Status first says the job no longer executes), and whether a job
+// was prepared while another executed.
 type concurrencyExecutor struct {
 	*fake.Executor
-	mu        sync.Mutex
-	executing map[string]bool
-	peak      int
+	mu         sync.Mutex
+	executing  map[string]bool
+	peak       int
+	overlapped bool // a Prepare ran while a job executed
+}
+
+func (c *concurrencyExecutor) Prepare(ctx context.Context, def executor.JobDefinition) (executor.Status, error) {
+	c.mu.Lock()
+	if len(c.executing) > 0 {
+		c.overlapped = true
+	}
+	c.mu.Unlock()
+	return c.Executor.Prepare(ctx, def)
 }
 
 func (c *concurrencyExecutor) Execute(ctx context.Context, def executor.JobDefinition) (executor.Status, error) {
@@ -280,11 +292,14 @@ func (c *concurrencyExecutor) Execute(ctx context.Context, def executor.JobDefin
 	return c.Executor.Execute(ctx, def)
 }
 
-func (c *concurrencyExecutor) Finalize(ctx context.Context, def executor.JobDefinition, o executor.FinalizeOptions) (executor.Status, error) {
-	c.mu.Lock()
-	delete(c.executing, def.ID)
-	c.mu.Unlock()
-	return c.Executor.Finalize(ctx, def, o)
+func (c *concurrencyExecutor) Status(ctx context.Context, def executor.JobDefinition) (executor.Status, error) {
+	st, err := c.Executor.Status(ctx, def)
+	if err == nil && st.State != executor.Executing {
+		c.mu.Lock()
+		delete(c.executing, def.ID)
+		c.mu.Unlock()
+	}
+	return st, err
 }
 
 func TestConcurrencyLimit(t *testing.T) {
@@ -309,6 +324,11 @@ func TestConcurrencyLimit(t *testing.T) {
 		}
 		if workers == 3 && ce.peak < 2 {
 			t.Errorf("-j 3 never ran jobs in parallel (peak %d)", ce.peak)
+		}
+		// Execution slots are what -j limits: the next job is prepared
+		// while one executes.
+		if !ce.overlapped {
+			t.Errorf("-j %d: no job was prepared while another executed", workers)
 		}
 	}
 }
