@@ -147,6 +147,7 @@ Exit codes:
 		a.runCommand(),
 		a.statusCommand(),
 		a.logsCommand(),
+		a.outputsCommand(),
 		a.versionCommand(),
 		a.completionCommand(root),
 	)

@@ -1,0 +1,637 @@
+package disclosure
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// line is a row or column of a 2-D table that has a total: the cells
+// (row, col pairs, 0-based) and the total's cell.
+type line struct {
+	cells [][2]int
+	total [2]int
+	what  string // "row 3" or "column female"
+}
+
+// lines lists the table's lines: rows across the columns a total column
+// sums, and count columns down the rows above a total row.
+func (c *checker) lines() []line {
+	t := c.t
+	var out []line
+	for tc, col := range c.cols {
+		if len(col.TotalOf) == 0 {
+			continue
+		}
+		for r := 0; r < t.Rows(); r++ {
+			l := line{total: [2]int{r, tc}, what: fmt.Sprintf("row %d", r+1)}
+			for _, ci := range col.TotalOf {
+				l.cells = append(l.cells, [2]int{r, ci})
+			}
+			out = append(out, l)
+		}
+	}
+	for _, tr := range c.totalRows {
+		for ci, col := range c.cols {
+			if !col.Class.IsCount() {
+				continue
+			}
+			l := line{total: [2]int{tr, ci}, what: "column " + col.Name}
+			for r := 0; r < t.Rows(); r++ {
+				if r != tr && !c.isTotalRow(r) {
+					l.cells = append(l.cells, [2]int{r, ci})
+				}
+			}
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (c *checker) isTotalRow(r int) bool {
+	for _, tr := range c.totalRows {
+		if tr == r {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checker) hidden(v Value, ci int) bool {
+	return v.Kind == KindRedacted || v.Kind == KindBound || (v.Kind == KindAmbiguous && c.cols[ci].Class.IsCount())
+}
+
+// totalRules: T1 notes, T2/T3 recovery of redacted cells, T5 totals that
+// are not sums of the displayed cells.
+func (c *checker) totalRules() {
+	t, p := c.t, c.p
+	T := float64(p.T())
+	for tc, col := range c.cols {
+		if len(col.TotalOf) > 0 {
+			c.add(c.finding("T1", Pass, -1, tc, fmt.Sprintf("column %s is the total of %d other columns", col.Name, len(col.TotalOf)), "", nil))
+		}
+	}
+	for _, tr := range c.totalRows {
+		c.add(c.finding("T1", Pass, tr, -1, fmt.Sprintf("row %d is a total row", tr+1), "", nil))
+	}
+	ls := c.lines()
+	if len(ls) == 0 {
+		return
+	}
+	// Exact recovery, chained: known values per cell.
+	known := map[[2]int]float64{}
+	routes := map[[2]int][]string{}
+	uses := map[[2]int][][2]int{} // recovered cells a recovery relied on
+	val := func(cell [2]int) (float64, bool) {
+		v := t.Columns[cell[1]][cell[0]]
+		if v.Kind == KindNumber {
+			return v.Num, true
+		}
+		x, ok := known[cell]
+		return x, ok
+	}
+	lineRounded := func(l line) bool {
+		if p.Rounding.Required || c.rounded[l.total[1]] {
+			return true
+		}
+		for _, cell := range l.cells {
+			if c.rounded[cell[1]] {
+				return true
+			}
+		}
+		return false
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, l := range ls {
+			if lineRounded(l) {
+				continue
+			}
+			all := append([][2]int{l.total}, l.cells...)
+			var missing [][2]int
+			for _, cell := range all {
+				if _, ok := val(cell); !ok {
+					if c.hidden(t.Columns[cell[1]][cell[0]], cell[1]) {
+						missing = append(missing, cell)
+					} else {
+						missing = append(missing, cell, cell) // unknown, not recoverable
+					}
+				}
+			}
+			if len(missing) != 1 {
+				continue
+			}
+			m := missing[0]
+			tot, _ := val(l.total)
+			sum := 0.0
+			for _, cell := range l.cells {
+				if cell != m {
+					x, _ := val(cell)
+					sum += x
+				}
+			}
+			var dep [][2]int
+			for _, cell := range all {
+				if _, ok := known[cell]; ok && cell != m {
+					dep = append(dep, cell)
+					dep = append(dep, uses[cell]...)
+				}
+			}
+			var x float64
+			var route string
+			if m == l.total {
+				x = sum
+				route = fmt.Sprintf("%s: total = %g", l.what, x)
+			} else {
+				x = tot - sum
+				route = fmt.Sprintf("%s: %g − %g = %g", l.what, tot, sum, x)
+			}
+			known[m] = x
+			uses[m] = dep
+			routes[m] = append(routes[m], route)
+			changed = true
+		}
+	}
+	// Every route to each small recovered cell: any line through it whose
+	// other cells are all known, visible or recovered.
+	for m, x := range known {
+		if x < 1 || x > T {
+			continue
+		}
+		for _, l := range ls {
+			all := append([][2]int{l.total}, l.cells...)
+			in := false
+			for _, cell := range all {
+				in = in || cell == m
+			}
+			if !in {
+				continue
+			}
+			var dep [][2]int
+			complete := true
+			for _, cell := range all {
+				if cell == m {
+					continue
+				}
+				if _, ok := val(cell); !ok {
+					complete = false
+					break
+				}
+				if _, rec := known[cell]; rec {
+					dep = append(dep, cell)
+				}
+			}
+			if !complete || len(dep) == 0 {
+				continue
+			}
+			for _, d := range dep {
+				if !slices.Contains(uses[m], d) {
+					uses[m] = append(uses[m], d)
+				}
+			}
+			routes[m] = append(routes[m], fmt.Sprintf("%s, using the recovered %s", l.what, cellNames(t, dep)))
+		}
+	}
+	// Cells whose recovery enables a FAIL are listed in that finding.
+	enabling := map[[2]int]bool{}
+	for cell, x := range known {
+		if x >= 1 && x <= T {
+			for _, d := range uses[cell] {
+				enabling[d] = true
+			}
+		}
+	}
+	cells := make([][2]int, 0, len(known))
+	for cell := range known {
+		cells = append(cells, cell)
+	}
+	sort.Slice(cells, func(i, j int) bool {
+		return cells[i][0] < cells[j][0] || cells[i][0] == cells[j][0] && cells[i][1] < cells[j][1]
+	})
+	for _, cell := range cells {
+		x := known[cell]
+		r, ci := cell[0], cell[1]
+		var rs []string
+		for _, d := range uses[cell] {
+			rs = append(rs, routes[d]...)
+		}
+		ev := map[string]any{"recovered": x, "routes": append(rs, routes[cell]...), "T": p.T()}
+		switch {
+		case x >= 1 && x <= T:
+			f := c.finding("T2", c.severity(ci, Fail), r, ci, fmt.Sprintf("the redacted cell can be recovered from the totals: it is %g", x),
+				"recompute totals from the displayed cells, or suppress a second cell in each line (haven outputs protect)", ev)
+			for _, d := range uses[cell] {
+				f.Cells = append(f.Cells, Cell{Row: d[0] + 1, Col: d[1] + 1, Column: t.Header[d[1]]})
+			}
+			c.cellFinding(f)
+		case x > T && enabling[cell]:
+			// Listed in the cells of the finding it enables.
+		case x > T:
+			c.cellFinding(c.finding("T2", Review, r, ci, fmt.Sprintf("the redacted cell can be recovered from the totals (%g), so its suppression protects nothing", x),
+				"suppress only what is needed, and recompute totals from the displayed cells", ev))
+		}
+	}
+	// T3 (rounded lines, one hidden cell) and T5.
+	h := float64(p.Rounding.Base / 2)
+	for _, l := range ls {
+		if !lineRounded(l) {
+			continue
+		}
+		tv := t.Columns[l.total[1]][l.total[0]]
+		if tv.Kind != KindNumber {
+			continue
+		}
+		var hiddenCells [][2]int
+		sum, known := 0.0, 0
+		ok := true
+		for _, cell := range l.cells {
+			v := t.Columns[cell[1]][cell[0]]
+			switch {
+			case v.Kind == KindNumber:
+				sum += v.Num
+				known++
+			case c.hidden(v, cell[1]):
+				hiddenCells = append(hiddenCells, cell)
+			default:
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		if p.Rounding.Required && tv.Num != sum {
+			c.add(c.finding("T5", Review, l.total[0], l.total[1], fmt.Sprintf("the total %g is not the sum of the displayed cells of %s (%g)", tv.Num, l.what, sum),
+				"recompute totals as sums of the displayed, rounded cells after redaction", map[string]any{"total": tv.Num, "sum_displayed": sum}))
+		}
+		if len(hiddenCells) != 1 || c.isTotalCell(hiddenCells[0][0], hiddenCells[0][1]) {
+			continue // a hidden total is not a small primary cell
+		}
+		lo := 1.0
+		if p.Zeros == "fail" {
+			lo = 0
+		}
+		sLo := (tv.Num - h) - (sum + h*float64(known))
+		sHi := (tv.Num + h) - (sum - h*float64(known))
+		a, b := math.Max(lo, sLo), math.Min(T, sHi)
+		cell := hiddenCells[0]
+		ev := map[string]any{"interval": []float64{a, b}, "T": p.T()}
+		switch {
+		case a > b:
+			c.cellFinding(c.finding("T3", Review, cell[0], cell[1], fmt.Sprintf("the totals of %s are inconsistent with a redacted cell at or below %g", l.what, T), "check the totals", ev))
+		case a == b:
+			c.cellFinding(c.finding("T3", c.severity(cell[1], Fail), cell[0], cell[1], fmt.Sprintf("the redacted cell can be recovered from the rounded totals: it is %g", a), "haven outputs protect", ev))
+		case a > lo || b < T:
+			c.cellFinding(c.finding("T3", Review, cell[0], cell[1], fmt.Sprintf("the rounded totals narrow the redacted cell to %g–%g", a, b), "haven outputs protect", ev))
+		}
+	}
+}
+
+// ratio is an inferred rate: column r ≈ scale · a / b.
+type ratio struct {
+	r, a, b int
+	scale   float64
+	share   bool // a percent share of a's column sum (b is -1)
+}
+
+var scales = []float64{1, 100, 1000, 1e4, 1e5}
+
+// ratios infers, for each rate or percent column, its numerator and
+// denominator columns in the same table.
+func (c *checker) ratios() []ratio {
+	t := c.t
+	var out []ratio
+	var ints []int
+	for ci, col := range c.cols {
+		if col.Class.IsCount() {
+			ints = append(ints, ci)
+		}
+	}
+	for rc, col := range c.cols {
+		if col.Class != ClassRate && col.Class != ClassPercent {
+			continue
+		}
+		found := false
+		for _, a := range ints {
+			for _, b := range ints {
+				if a == b || found {
+					continue
+				}
+				for _, s := range scales {
+					match, rows := 0, 0
+					for r := 0; r < t.Rows(); r++ {
+						rv, av, bv := t.Columns[rc][r], t.Columns[a][r], t.Columns[b][r]
+						if rv.Kind != KindNumber || av.Kind != KindNumber || bv.Kind != KindNumber || bv.Num == 0 {
+							continue
+						}
+						rows++
+						if math.Abs(rv.Num-s*av.Num/bv.Num) <= c.ratioTol(rv, av, bv, s, a, b) {
+							match++
+						}
+					}
+					if rows >= 2 && float64(match) >= 0.9*float64(rows) {
+						out = append(out, ratio{r: rc, a: a, b: b, scale: s})
+						found = true
+						break
+					}
+				}
+			}
+		}
+		if found {
+			continue
+		}
+		// Shares: a percent column summing to 100 (or 1), of a count column.
+		sum, n := 0.0, 0
+		tol := 0.0
+		for r := 0; r < t.Rows(); r++ {
+			if v := t.Columns[rc][r]; v.Kind == KindNumber && !c.isTotalRow(r) {
+				sum += v.Num
+				tol += v.Tolerance()
+				n++
+			}
+		}
+		for _, s := range []float64{100, 1} {
+			if n >= 2 && math.Abs(sum-s) <= tol+1e-9 && len(ints) > 0 {
+				out = append(out, ratio{r: rc, a: ints[0], b: -1, scale: s, share: true})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// ratioTol is r's display tolerance widened by the rounding of a and b.
+func (c *checker) ratioTol(rv, av, bv Value, s float64, a, b int) float64 {
+	tol := rv.Tolerance() + 1e-9
+	if c.rounded[a] || c.rounded[b] {
+		h := float64(c.p.Rounding.Base / 2)
+		hiB := math.Max(bv.Num-h, 1)
+		tol += math.Abs(s*(av.Num+h)/hiB - s*av.Num/bv.Num)
+	}
+	return tol
+}
+
+// rateRules: R1, R3, R4, R5.
+func (c *checker) rateRules() {
+	t, p := c.t, c.p
+	T := float64(p.T())
+	rs := c.ratios()
+	has := map[int]bool{}
+	for _, rt := range rs {
+		has[rt.r] = true
+		if rt.share {
+			c.shareRule(rt)
+			continue
+		}
+		for r := 0; r < t.Rows(); r++ {
+			rv, av, bv := t.Columns[rt.r][r], t.Columns[rt.a][r], t.Columns[rt.b][r]
+			if rv.Kind != KindNumber {
+				continue
+			}
+			for _, part := range []struct {
+				v  Value
+				ci int
+			}{{av, rt.a}, {bv, rt.b}} {
+				if part.v.Kind == KindNumber && part.v.Num >= 1 && part.v.Num <= T {
+					c.cellFinding(c.finding("R1", c.severity(part.ci, Fail), r, rt.r, fmt.Sprintf("the rate is computed from %s = %g, at or below %g", t.Header[part.ci], part.v.Num, T),
+						"redact the rate with its counts", map[string]any{"count": part.v.Num, "T": p.T()}))
+				}
+			}
+		}
+	}
+	for rc, col := range c.cols {
+		if col.Class != ClassRate && col.Class != ClassPercent {
+			continue
+		}
+		if !has[rc] && (c.oc == nil || len(c.oc.Variables) == 0) {
+			ev := map[string]any{}
+			fr := []string{}
+			for r := 0; r < t.Rows() && len(fr) < 10; r++ {
+				v := t.Columns[rc][r]
+				if v.Kind != KindNumber {
+					continue
+				}
+				scale := 1.0
+				if col.Class == ClassPercent || v.Percent || c.maxOf(rc) > 1 {
+					scale = 100
+				}
+				n, d := smallestFraction(v.Num/scale, v.Tolerance()/scale)
+				fr = append(fr, fmt.Sprintf("row %d: %d/%d", r+1, n, d))
+			}
+			ev["smallest_fractions"] = fr
+			c.add(c.finding("R4", Review, -1, rc, fmt.Sprintf("column %s is a rate or percentage with no counts behind it in the file", col.Name),
+				"add the rounded numerator and denominator columns (underlying counts required)", ev))
+		}
+		for r := 0; r < t.Rows(); r++ {
+			v := t.Columns[rc][r]
+			if v.Kind == KindNumber && (v.Num == 0 || (col.Class == ClassPercent && v.Num == 100)) && t.Rows() > 1 {
+				c.cellFinding(c.finding("R5", Review, r, rc, fmt.Sprintf("%s in a subgroup: everyone or no one in it has the attribute (class disclosure)", v.Raw),
+					"check the group is not identifiable, or merge categories", nil))
+			}
+		}
+	}
+}
+
+func (c *checker) maxOf(ci int) float64 {
+	m := math.Inf(-1)
+	for _, v := range c.t.Columns[ci] {
+		if v.Kind == KindNumber {
+			m = math.Max(m, v.Num)
+		}
+	}
+	return m
+}
+
+// shareRule is R3 for a percent share of a count column's total: shown
+// percentages that the displayed counts do not give.
+func (c *checker) shareRule(rt ratio) {
+	t := c.t
+	total := 0.0
+	for r := 0; r < t.Rows(); r++ {
+		if v := t.Columns[rt.a][r]; v.Kind == KindNumber && !c.isTotalRow(r) {
+			total += v.Num
+		}
+	}
+	if total == 0 {
+		return
+	}
+	var bad []int
+	for r := 0; r < t.Rows(); r++ {
+		rv, av := t.Columns[rt.r][r], t.Columns[rt.a][r]
+		if rv.Kind != KindNumber || av.Kind != KindNumber || c.isTotalRow(r) {
+			continue
+		}
+		if math.Abs(rt.scale*av.Num/total-rv.Num) > rv.Tolerance()+1e-9 {
+			bad = append(bad, r)
+		}
+	}
+	if len(bad) == 0 {
+		return
+	}
+	for _, r := range bad {
+		rv, av := t.Columns[rt.r][r], t.Columns[rt.a][r]
+		c.cellFinding(c.finding("R3", c.severity(rt.a, Fail), r, rt.r, fmt.Sprintf("%s is not %s of the displayed total %g (that gives %.*f): it was computed from unrounded counts", rv.Raw, t.Header[rt.a]+" "+av.Raw, total, rv.Decimals, rt.scale*av.Num/total),
+			"compute percentages from the rounded counts you display", map[string]any{"shown": rv.Num, "recomputed": rt.scale * av.Num / total, "total": total}))
+	}
+}
+
+// smallestFraction finds the fraction n/d with the smallest d within tol
+// of x (0 ≤ x ≤ 1 expected), by the Stern–Brocot search.
+func smallestFraction(x, tol float64) (int, int) {
+	if x < 0 {
+		x = -x
+	}
+	whole := math.Floor(x)
+	x -= whole
+	if x <= tol {
+		return int(whole), 1
+	}
+	if 1-x <= tol {
+		return int(whole) + 1, 1
+	}
+	ln, ld, hn, hd := 0, 1, 1, 1
+	for i := 0; i < 10000; i++ {
+		mn, md := ln+hn, ld+hd
+		m := float64(mn) / float64(md)
+		switch {
+		case math.Abs(m-x) <= tol:
+			return mn + int(whole)*md, md
+		case m < x:
+			ln, ld = mn, md
+		default:
+			hn, hd = mn, md
+		}
+	}
+	return int(math.Round(x*1e6)) + int(whole)*1e6, 1e6
+}
+
+// magnitudeRules: M1, M2, M3.
+func (c *checker) magnitudeRules() {
+	t, p := c.t, c.p
+	T := float64(p.T())
+	nCol := -1
+	for ci, col := range c.cols {
+		if col.Class.IsCount() && nCol < 0 {
+			nCol = ci
+		}
+	}
+	for ci, col := range c.cols {
+		switch {
+		case col.Class.IsMagnitude():
+			if nCol < 0 {
+				c.add(c.finding("M1", Review, -1, ci, fmt.Sprintf("column %s summarises values but the table gives no number of people behind it", col.Name),
+					"add an n column with the (rounded) number of people each value describes", nil))
+				continue
+			}
+			for r := 0; r < t.Rows(); r++ {
+				nv := t.Columns[nCol][r]
+				if t.Columns[ci][r].Kind != KindNumber || nv.Kind != KindNumber {
+					continue
+				}
+				if nv.Num <= T {
+					c.cellFinding(c.finding("M1", c.severity(nCol, Fail), r, ci, fmt.Sprintf("this %s describes %g people, at or below %g", col.Class, nv.Num, T),
+						"redact it, or merge groups", map[string]any{"n": nv.Num, "T": p.T()}))
+				}
+				if col.Class == ClassSD {
+					sd := t.Columns[ci][r].Num
+					switch {
+					case nv.Num <= 2:
+						c.cellFinding(c.finding("M3", Fail, r, ci, "a standard deviation of two or fewer values reveals them", "redact it", map[string]any{"n": nv.Num}))
+					case sd == 0:
+						c.cellFinding(c.finding("M3", Review, r, ci, "a standard deviation of 0: everyone in the group has the same value", "check it discloses nothing about the group", map[string]any{"n": nv.Num}))
+					}
+				}
+			}
+		case col.Class == ClassMin || col.Class == ClassMax:
+			if c.oc != nil {
+				if _, ok := c.oc.DesignLimits[col.Name]; ok {
+					continue
+				}
+			}
+			v := Review
+			if p.Endpoints == "fail" {
+				v = Fail
+			}
+			c.add(c.finding("M2", v, -1, ci, fmt.Sprintf("column %s shows a minimum or maximum, which is one person's value", col.Name),
+				"drop it, or declare it a design limit (for example the age range sampled) in the context's design_limits", nil))
+		}
+	}
+}
+
+// modelRules: D1 (degrees of freedom) and D3 (signs of separation).
+func (c *checker) modelRules() {
+	t, p := c.t, c.p
+	var coef, se, ci, pv, dofCol, nCol = -1, -1, -1, -1, -1, -1
+	for i, col := range c.cols {
+		switch col.Class {
+		case ClassCoef:
+			if coef < 0 {
+				coef = i
+			}
+		case ClassSE:
+			se = i
+		case ClassCILower, ClassCIUpper:
+			ci = i
+		case ClassP:
+			pv = i
+		case ClassDoF:
+			dofCol = i
+		case ClassN:
+			nCol = i
+		}
+	}
+	if coef < 0 || (se < 0 && ci < 0 && pv < 0) {
+		return
+	}
+	dof := -1.0
+	var src string
+	switch {
+	case c.oc != nil && c.oc.Model != nil && c.oc.Model.DoF > 0:
+		dof, src = float64(c.oc.Model.DoF), "context: model.dof"
+	case c.oc != nil && c.oc.Model != nil && c.oc.Model.N > 0 && c.oc.Model.Parameters > 0:
+		dof, src = float64(c.oc.Model.N-c.oc.Model.Parameters), "context: model.n − model.parameters"
+	case dofCol >= 0:
+		for _, v := range t.Columns[dofCol] {
+			if v.Kind == KindNumber {
+				dof, src = v.Num, "column "+t.Header[dofCol]
+				break
+			}
+		}
+	case nCol >= 0:
+		for _, v := range t.Columns[nCol] {
+			if v.Kind == KindNumber {
+				dof, src = v.Num-float64(t.Rows()), "column "+t.Header[nCol]+" less the number of terms"
+				break
+			}
+		}
+	}
+	switch {
+	case dof < 0:
+		c.add(c.finding("D1", Review, -1, -1, "a regression table without its residual degrees of freedom, or N and the number of parameters",
+			"give model: {dof: …} or {n: …, parameters: …} in the context", nil))
+	case dof < float64(p.MinDoF):
+		c.add(c.finding("D1", Fail, -1, -1, fmt.Sprintf("the model has %g residual degrees of freedom, fewer than %d", dof, p.MinDoF),
+			"fit the model on more people or with fewer parameters", map[string]any{"dof": dof, "min_dof": p.MinDoF, "source": src}))
+	}
+	for r := 0; r < t.Rows(); r++ {
+		b := t.Columns[coef][r]
+		if b.Kind == KindNumber && math.Abs(b.Num) > 15 {
+			c.cellFinding(c.finding("D3", Review, r, coef, fmt.Sprintf("coefficient %s is implausibly large: a category may have few or no events (separation)", b.Raw), "check the events in each category", nil))
+		}
+		if se >= 0 {
+			if s := t.Columns[se][r]; s.Kind == KindNumber && s.Num == 0 {
+				c.cellFinding(c.finding("D3", Review, r, se, "a standard error of 0", "check the events in each category", nil))
+			}
+		}
+	}
+}
+
+// cellNames names 0-based cells as "(row, column)" for evidence.
+func cellNames(t *Table, cells [][2]int) string {
+	var out []string
+	for _, c := range cells {
+		out = append(out, fmt.Sprintf("(%d, %s)", c[0]+1, t.Header[c[1]]))
+	}
+	return strings.Join(out, ", ")
+}

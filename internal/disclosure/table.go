@@ -1,0 +1,394 @@
+package disclosure
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Kind is what a cell holds once normalised.
+type Kind uint8
+
+const (
+	KindMissing   Kind = iota // "", null, none, nan, .
+	KindRedacted              // [REDACTED], suppressed, *, …
+	KindAmbiguous             // na, n/a: redacted in count columns, missing elsewhere
+	KindBound                 // <=N, ≤N, <N: a redaction in counts, a bound elsewhere
+	KindNumber                // a number, possibly with %, £/$, thousands separators
+	KindText                  // anything else
+)
+
+// Value is one normalised cell.
+type Value struct {
+	Raw  string
+	Kind Kind
+	// Num is the number (KindNumber) or the bound (KindBound). For
+	// "12 (3.4%)" it is 12 and Pct is 3.4.
+	Num float64
+	Pct float64
+	// Decimals is how many digits follow the decimal point, which sets the
+	// display tolerance (half a unit in the last place).
+	Decimals int8
+	Percent  bool // a trailing %
+	Money    bool // a leading £ or $
+	HasPct   bool // a composite "count (pct%)"
+}
+
+// IsInt reports whether the cell is a whole number shown without decimals.
+func (v Value) IsInt() bool {
+	return v.Kind == KindNumber && v.Decimals == 0 && v.Num == math.Trunc(v.Num)
+}
+
+// Tolerance is half a unit in the last place shown.
+func (v Value) Tolerance() float64 { return 0.5 * math.Pow10(-int(v.Decimals)) }
+
+// Table is one parsed CSV table (a file, or one block of a file holding
+// several stacked tables).
+type Table struct {
+	File   string
+	Header []string
+	// Columns holds the cells column by column: Columns[c][r] is data row
+	// r+1 of column c+1.
+	Columns [][]Value
+	// FirstLine is the file line of the header, for stacked tables.
+	FirstLine int
+}
+
+// Rows is the number of data rows.
+func (t *Table) Rows() int {
+	if len(t.Columns) == 0 {
+		return 0
+	}
+	return len(t.Columns[0])
+}
+
+// ParseError says why a file cannot be read as a table (rule F6).
+type ParseError struct {
+	Line    int // 1-based file line, 0 when not about one
+	Message string
+	Hint    string
+}
+
+func (e *ParseError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Message)
+	}
+	return e.Message
+}
+
+// tokens are the cell vocabularies of a profile, lower-cased.
+type tokens struct {
+	missing  map[string]bool
+	redacted map[string]bool
+}
+
+func newTokens(p *Profile) *tokens {
+	t := &tokens{
+		missing:  map[string]bool{"": true, "null": true, "none": true, "nan": true, ".": true},
+		redacted: map[string]bool{"[redacted]": true, "redacted": true, "suppressed": true, "supp": true, "c": true, "*": true, "~": true},
+	}
+	if p != nil {
+		for _, s := range p.MissingTokens {
+			t.missing[strings.ToLower(strings.TrimSpace(s))] = true
+		}
+		for _, s := range p.RedactionTokens {
+			t.redacted[strings.ToLower(strings.TrimSpace(s))] = true
+		}
+	}
+	return t
+}
+
+// ParseCSV reads a CSV file's bytes (UTF-8, optional BOM, RFC 4180, comma
+// delimiter) into tables: one, or several when blank lines separate
+// blocks that each start with a header (stacked tables). Bytes that are
+// not a table give a *ParseError.
+func ParseCSV(file string, data []byte, p *Profile) ([]*Table, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &ParseError{Message: "the file is empty", Hint: "remove the file from the request, or write the table into it"}
+	}
+	if !utf8.Valid(data) {
+		line := 1 + bytes.Count(data[:firstInvalidUTF8(data)], []byte("\n"))
+		return nil, &ParseError{Line: line, Message: "the file is not valid UTF-8", Hint: "save the file as UTF-8 (for example pandas' to_csv(..., encoding=\"utf-8\"))"}
+	}
+	records, lines, err := splitRecords(string(data))
+	if err != nil {
+		return nil, err
+	}
+	// Blocks: runs of records separated by blank records.
+	var tables []*Table
+	tk := newTokens(p)
+	start := 0
+	for i := 0; i <= len(records); i++ {
+		if i < len(records) && !(len(records[i]) == 1 && strings.TrimSpace(records[i][0]) == "") {
+			continue
+		}
+		if i > start {
+			t, err := buildTable(file, records[start:i], lines[start:i], tk)
+			if err != nil {
+				return nil, err
+			}
+			tables = append(tables, t)
+		}
+		start = i + 1
+	}
+	if len(tables) == 0 {
+		return nil, &ParseError{Message: "the file holds no table", Hint: "write a header line and data rows"}
+	}
+	return tables, nil
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// splitRecords splits CSV text into records of fields, with each record's
+// 1-based starting line. Unquoted fields are substrings of s (no copy).
+func splitRecords(s string) (records [][]string, lines []int, err error) {
+	line := 1
+	i := 0
+	n := len(s)
+	fields := make([]string, 0, 16)
+	for i < n {
+		recLine := line
+		fields = fields[:0]
+		for {
+			// One field.
+			if i < n && s[i] == '"' {
+				openLine := line
+				var sb strings.Builder
+				i++
+				for {
+					j := strings.IndexByte(s[i:], '"')
+					if j < 0 {
+						return nil, nil, &ParseError{Line: openLine, Message: "a quoted field is never closed (unbalanced quotes)", Hint: "close the quote, or double any quote inside a quoted field (\"\")"}
+					}
+					chunk := s[i : i+j]
+					line += strings.Count(chunk, "\n")
+					sb.WriteString(chunk)
+					i += j + 1
+					if i < n && s[i] == '"' {
+						sb.WriteByte('"')
+						i++
+						continue
+					}
+					break
+				}
+				fields = append(fields, sb.String())
+				if i < n && s[i] != ',' && s[i] != '\n' && s[i] != '\r' {
+					return nil, nil, &ParseError{Line: line, Message: "text follows a closing quote", Hint: "quote the whole field, and double any quote inside it (\"\")"}
+				}
+			} else {
+				j := i
+				for j < n && s[j] != ',' && s[j] != '\n' && s[j] != '\r' {
+					if s[j] == '"' {
+						return nil, nil, &ParseError{Line: line, Message: "a quote inside an unquoted field", Hint: "quote the whole field, and double any quote inside it (\"\")"}
+					}
+					j++
+				}
+				fields = append(fields, s[i:j])
+				i = j
+			}
+			if i < n && s[i] == ',' {
+				i++
+				continue
+			}
+			break
+		}
+		// End of record.
+		if i < n && s[i] == '\r' {
+			i++
+		}
+		if i < n && s[i] == '\n' {
+			i++
+		}
+		line++
+		rec := make([]string, len(fields))
+		copy(rec, fields)
+		records = append(records, rec)
+		lines = append(lines, recLine)
+	}
+	return records, lines, nil
+}
+
+// buildTable turns one block of records (the first is the header) into a
+// table of normalised cells.
+func buildTable(file string, records [][]string, lines []int, tk *tokens) (*Table, error) {
+	header := records[0]
+	width := len(header)
+	if width == 1 && len(records) > 1 {
+		for _, sep := range []string{";", "\t", "|"} {
+			if strings.Contains(header[0], sep) && strings.Contains(records[1][0], sep) {
+				name := map[string]string{";": "semicolons", "\t": "tabs", "|": "vertical bars"}[sep]
+				return nil, &ParseError{Line: lines[0], Message: "the file has one column whose values contain " + name + ": it is not comma-separated", Hint: "write the table with commas between fields (pandas: to_csv(path, sep=\",\"))"}
+			}
+		}
+	}
+	t := &Table{File: file, FirstLine: lines[0], Header: make([]string, width), Columns: make([][]Value, width)}
+	for c, h := range header {
+		t.Header[c] = strings.TrimSpace(h)
+	}
+	rows := len(records) - 1
+	for c := range t.Columns {
+		t.Columns[c] = make([]Value, rows)
+	}
+	for r, rec := range records[1:] {
+		if len(rec) != width {
+			return nil, &ParseError{Line: lines[r+1], Message: fmt.Sprintf("row has %d fields but the header has %d (ragged rows)", len(rec), width), Hint: "give every row as many fields as the header; quote fields that contain commas"}
+		}
+		for c, raw := range rec {
+			t.Columns[c][r] = normalise(raw, tk)
+		}
+	}
+	return t, nil
+}
+
+// normalise classifies one cell's text.
+func normalise(raw string, tk *tokens) Value {
+	s := strings.TrimSpace(raw)
+	v := Value{Raw: s}
+	if s == "" {
+		v.Kind = KindMissing
+		return v
+	}
+	if n, ok := parseNumber(s, &v); ok {
+		v.Kind, v.Num = KindNumber, n
+		return v
+	}
+	low := strings.ToLower(s)
+	switch {
+	case tk.missing[low]:
+		v.Kind = KindMissing
+		return v
+	case tk.redacted[low]:
+		v.Kind = KindRedacted
+		return v
+	case low == "na" || low == "n/a":
+		v.Kind = KindAmbiguous
+		return v
+	}
+	for _, prefix := range []string{"<=", "≤", "<"} {
+		if rest, ok := strings.CutPrefix(s, prefix); ok {
+			var b Value
+			if n, ok := parseNumber(strings.TrimSpace(rest), &b); ok {
+				v.Kind, v.Num, v.Decimals = KindBound, n, b.Decimals
+				return v
+			}
+		}
+	}
+	// "count (pct%)"
+	if open := strings.IndexByte(s, '('); open > 0 && strings.HasSuffix(s, ")") {
+		var a, b Value
+		if n, ok := parseNumber(strings.TrimSpace(s[:open]), &a); ok {
+			if pct, ok := parseNumber(strings.TrimSpace(s[open+1:len(s)-1]), &b); ok && b.Percent {
+				v.Kind, v.Num, v.Decimals = KindNumber, n, a.Decimals
+				v.HasPct, v.Pct = true, pct
+				return v
+			}
+		}
+	}
+	v.Kind = KindText
+	return v
+}
+
+// parseNumber reads an optional sign, an optional leading £ or $, digits
+// with optional valid thousands separators, an optional decimal part and
+// exponent, and an optional trailing %. It sets v's Decimals, Percent and
+// Money.
+func parseNumber(s string, v *Value) (float64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	i := 0
+	neg := false
+	if s[0] == '-' || s[0] == '+' {
+		neg = s[0] == '-'
+		i++
+	}
+	if strings.HasPrefix(s[i:], "£") {
+		v.Money = true
+		i += len("£")
+	} else if i < len(s) && s[i] == '$' {
+		v.Money = true
+		i++
+	}
+	end := len(s)
+	if strings.HasSuffix(s, "%") {
+		v.Percent = true
+		end--
+	}
+	body := s[i:end]
+	if body == "" {
+		return 0, false
+	}
+	// Fast path: plain digits.
+	plain := true
+	for k := 0; k < len(body); k++ {
+		if body[k] < '0' || body[k] > '9' {
+			plain = false
+			break
+		}
+	}
+	if plain && len(body) <= 15 {
+		var n int64
+		for k := 0; k < len(body); k++ {
+			n = n*10 + int64(body[k]-'0')
+		}
+		f := float64(n)
+		if neg {
+			f = -f
+		}
+		return f, true
+	}
+	if strings.IndexByte(body, ',') >= 0 {
+		intPart, frac, hasDot := strings.Cut(body, ".")
+		groups := strings.Split(intPart, ",")
+		if len(groups[0]) == 0 || len(groups[0]) > 3 {
+			return 0, false
+		}
+		for _, g := range groups[1:] {
+			if len(g) != 3 {
+				return 0, false
+			}
+		}
+		body = strings.Join(groups, "")
+		if hasDot {
+			body += "." + frac
+		}
+	}
+	// Only digits, one dot and an exponent are allowed from here.
+	for k := 0; k < len(body); k++ {
+		c := body[k]
+		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+') {
+			return 0, false
+		}
+	}
+	if body[0] == 'e' || body[0] == 'E' {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(body, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, false
+	}
+	if dot := strings.IndexByte(body, '.'); dot >= 0 {
+		e := len(body)
+		if x := strings.IndexAny(body, "eE"); x > dot {
+			e = x
+		}
+		v.Decimals = int8(min(e-dot-1, 15))
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
