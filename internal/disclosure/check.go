@@ -34,6 +34,9 @@ type FileReport struct {
 	Verdict  Verdict   `json:"verdict"`
 	Columns  []Column  `json:"columns,omitempty"`
 	Findings []Finding `json:"findings"`
+
+	// tables are the file's checked tables, for the cross-file rules.
+	tables []*checker
 }
 
 // fileKind names a file's kind from its extension.

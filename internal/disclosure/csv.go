@@ -69,6 +69,7 @@ func checkCSV(fr *FileReport, data []byte, opts Options, add func(Finding)) {
 		fr.Columns = append(fr.Columns, cols...)
 		c := &checker{t: t, p: p, cols: cols, oc: oc, add: add, cellRules: map[[2]int]string{}}
 		c.run()
+		fr.tables = append(fr.tables, c)
 	}
 }
 

@@ -79,3 +79,34 @@ func TestWorkedExamples(t *testing.T) {
 		})
 	}
 }
+
+// Example 9: differencing across two files of one request.
+func TestWorkedExampleDifferencing(t *testing.T) {
+	tests := []struct {
+		dir, profile string
+		want         Verdict
+	}{
+		{"ex9", "acro", Fail},
+		{"ex9r", "opensafely", Review},
+	}
+	for _, tt := range tests {
+		inputs, err := Expand([]string{filepath.Join("testdata", "examples", tt.dir)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Check(inputs, Options{Profile: mustProfile(t, tt.profile)}, "test")
+		if len(r.Files) != 2 {
+			t.Fatalf("%d files", len(r.Files))
+		}
+		for _, f := range r.Files {
+			got := nonPass(f)
+			want := []string{fmt.Sprintf("X1 %s 1,admissions", tt.want)}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s %s: findings %q, want %q", tt.profile, f.Path, got, want)
+			}
+		}
+		if r.RequestVerdict != tt.want {
+			t.Errorf("%s: request verdict %s, want %s", tt.profile, r.RequestVerdict, tt.want)
+		}
+	}
+}

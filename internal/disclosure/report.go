@@ -88,7 +88,11 @@ func Check(inputs []Input, opts Options, version string) *Report {
 		applyExceptions(&fr, opts, r)
 		r.Files = append(r.Files, fr)
 	}
+	crossFile(r, opts.Profile)
 	for _, f := range r.Files {
+		r.RequestVerdict = max(r.RequestVerdict, f.Verdict)
+	}
+	for _, f := range r.CrossFile {
 		r.RequestVerdict = max(r.RequestVerdict, f.Verdict)
 	}
 	if r.Files == nil {
