@@ -3,6 +3,7 @@ package disclosure
 import (
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -68,6 +69,8 @@ type Column struct {
 	Midpoint6, Derived bool `json:"-"`
 	// TotalOf lists the columns (0-based) this column is the row sum of.
 	TotalOf []int `json:"-"`
+
+	stats colStats
 }
 
 // headerWords splits a header into lower-case words; _, ., - and spaces
@@ -191,9 +194,12 @@ type colStats struct {
 	min, max                                                    float64
 }
 
-func statsOf(col []Value) colStats {
+func statsOf(col []Value, allDistinct bool) colStats {
 	s := colStats{min: math.Inf(1), max: math.Inf(-1)}
-	seen := map[string]bool{}
+	// Per distinct text: how often it occurs, so that the band and date
+	// checks run once per distinct value, not once per cell.
+	seen := map[string]int{}
+	overflow := 0
 	for _, v := range col {
 		switch v.Kind {
 		case KindMissing:
@@ -214,17 +220,26 @@ func statsOf(col []Value) colStats {
 			s.min, s.max = math.Min(s.min, v.Num), math.Max(s.max, v.Num)
 		case KindText:
 			s.texts++
-			if reBand.MatchString(v.Raw) {
-				s.bands++
-			}
-		}
-		if reDate.MatchString(v.Raw) {
-			s.dates++
 		}
 		s.values++
-		if !seen[v.Raw] {
-			seen[v.Raw] = true
-			s.distinct++
+		if v.Kind == KindNumber && !allDistinct {
+			continue // numbers are distinct-counted only for *_id columns
+		}
+		if len(seen) < 1<<16 || seen[v.Raw] > 0 {
+			seen[v.Raw]++
+		} else {
+			overflow++ // past 65,536 distinct values, each new one counts as distinct
+		}
+	}
+	s.distinct = len(seen) + overflow
+	for raw, n := range seen {
+		if isDateLike(raw) {
+			s.dates += n
+		}
+		if isBand(raw) {
+			if _, err := strconv.ParseFloat(raw, 64); err != nil {
+				s.bands += n
+			}
 		}
 	}
 	return s
@@ -237,8 +252,9 @@ func classify(t *Table, overrides map[string]Class) []Column {
 	stats := make([]colStats, len(t.Header))
 	for c, h := range t.Header {
 		col := Column{Name: h, Index: c}
-		st := statsOf(t.Columns[c])
+		st := statsOf(t.Columns[c], strings.HasSuffix(strings.ToLower(h), "_id"))
 		stats[c] = st
+		col.stats = st
 		low := strings.ToLower(h)
 		col.Midpoint6 = strings.HasSuffix(low, "_midpoint6")
 		col.Derived = strings.HasSuffix(low, "_midpoint6_derived")
@@ -354,4 +370,46 @@ func inferTotalColumns(t *Table, cols []Column) {
 			return
 		}
 	}
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+// allDigits reports whether s is one or more ASCII digits.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isDateLike matches YYYY, YYYY-MM, YYYY-MM-DD and D/M/YY(YY), as reDate
+// does, without a regular expression (it runs on every cell).
+func isDateLike(s string) bool {
+	switch {
+	case len(s) == 4:
+		return allDigits(s)
+	case len(s) == 7:
+		return allDigits(s[:4]) && s[4] == '-' && allDigits(s[5:])
+	case len(s) == 10 && s[4] == '-':
+		return allDigits(s[:4]) && s[7] == '-' && allDigits(s[5:7]) && allDigits(s[8:])
+	}
+	if strings.Count(s, "/") == 2 && len(s) <= 10 {
+		return reDate.MatchString(s)
+	}
+	return false
+}
+
+// isBand matches age-band-like labels (18-39, 80+, <5), as reBand does,
+// calling the regular expression only for strings that start with a digit
+// or a comparison.
+func isBand(s string) bool {
+	if s == "" || !(isDigit(s[0]) || s[0] == '<' || s[0] == '>') {
+		return false
+	}
+	return reBand.MatchString(s)
 }

@@ -27,6 +27,10 @@ type checker struct {
 	// cellRules records, per cell, the C or T rule already reported, so
 	// the family's precedence holds.
 	cellRules map[[2]int]string
+	cap       *capper
+	// rowCounts and rowNonzero count, per row, the count cells with a
+	// number and those non-zero (for C2's class disclosure), on first use.
+	rowCounts, rowNonzero []int32
 }
 
 // checkCSV parses a CSV file and applies the F, C, T, R, M and D rules.
@@ -67,8 +71,10 @@ func checkCSV(fr *FileReport, data []byte, opts Options, add func(Finding)) {
 		}
 		cols := classify(t, overrides)
 		fr.Columns = append(fr.Columns, cols...)
-		c := &checker{t: t, p: p, cols: cols, oc: oc, add: add, cellRules: map[[2]int]string{}}
+		capped := newCapper(add)
+		c := &checker{t: t, p: p, cols: cols, oc: oc, add: capped.add, cap: capped, cellRules: map[[2]int]string{}}
 		c.run()
+		capped.flush()
 		fr.tables = append(fr.tables, c)
 	}
 }
@@ -211,7 +217,7 @@ func (c *checker) countRules() {
 	var roundedCols, unroundedCols []int
 	for ci, col := range c.cols {
 		// C0: numbers mixed with unknown text, in any numeric-looking column.
-		st := statsOf(t.Columns[ci])
+		st := col.stats
 		if st.numbers > 0 && st.texts > 0 && col.Class != ClassLabel && col.Class != ClassKey && col.Class != ClassText {
 			var strs []string
 			for _, v := range t.Columns[ci] {
@@ -282,22 +288,28 @@ func (c *checker) countRules() {
 			case mp6:
 				// A midpoint-6 label: 3 stands for 1–6, so no C1 or C3.
 			case c.rounded[ci] && x%int64(base) == 0 && x < minRounded:
-				f := c.finding("C4", capped(Fail), r, ci, fmt.Sprintf("%d cannot come from redacting counts at or below %d and then rounding to %d: the true value was %d–%d", x, T, base, max(1, x-int64(base)/2), x+int64(base)/2),
-					"redact before rounding: counts at or below "+fmt.Sprint(T)+" become [REDACTED], then round the rest (haven outputs round)", map[string]any{"value": x, "T": T, "base": base})
-				if x <= int64(T) {
-					f.Also = []string{"C1"}
-				}
-				c.cellFinding(f)
+				c.cell("C4", capped(Fail), r, ci, func(v Verdict) Finding {
+					f := c.finding("C4", v, r, ci, fmt.Sprintf("%d cannot come from redacting counts at or below %d and then rounding to %d: the true value was %d–%d", x, T, base, max(1, x-int64(base)/2), x+int64(base)/2),
+						"redact before rounding: counts at or below "+fmt.Sprint(T)+" become [REDACTED], then round the rest (haven outputs round)", map[string]any{"value": x, "T": T, "base": base})
+					if x <= int64(T) {
+						f.Also = []string{"C1"}
+					}
+					return f
+				})
 			case x <= int64(T):
-				f := c.finding("C1", capped(Fail), r, ci, fmt.Sprintf("count %d is at or below %d", x, T),
-					"redact it, then recompute totals from the displayed cells (haven outputs round)", map[string]any{"value": x, "T": T})
-				if p.Rounding.Required && x%int64(base) != 0 {
-					f.Also = []string{"C3"}
-				}
-				c.cellFinding(f)
+				c.cell("C1", capped(Fail), r, ci, func(v Verdict) Finding {
+					f := c.finding("C1", v, r, ci, fmt.Sprintf("count %d is at or below %d", x, T),
+						"redact it, then recompute totals from the displayed cells (haven outputs round)", map[string]any{"value": x, "T": T})
+					if p.Rounding.Required && x%int64(base) != 0 {
+						f.Also = []string{"C3"}
+					}
+					return f
+				})
 			case p.Rounding.Required && x%int64(base) != 0:
-				c.cellFinding(c.finding("C3", capped(Fail), r, ci, fmt.Sprintf("count %d is not rounded to the nearest %d", x, base),
-					"round counts to the nearest "+fmt.Sprint(base)+" after redacting (haven outputs round)", map[string]any{"value": x, "base": base}))
+				c.cell("C3", capped(Fail), r, ci, func(v Verdict) Finding {
+					return c.finding("C3", v, r, ci, fmt.Sprintf("count %d is not rounded to the nearest %d", x, base),
+						"round counts to the nearest "+fmt.Sprint(base)+" after redacting (haven outputs round)", map[string]any{"value": x, "base": base})
+				})
 			}
 		}
 		if p.Rounding.Required && !c.mp6[ci] && nonzero > 0 && share5 < nonzero {
@@ -357,25 +369,48 @@ func (c *checker) zeroRule(r, ci int) {
 			"", map[string]any{"value": 0}))
 	default:
 		// Class disclosure: in its row, exactly one non-total count cell is non-zero.
-		var counts, nonzero int
-		for cj, col := range c.cols {
-			if !col.Class.IsCount() || len(col.TotalOf) > 0 || c.mp6[cj] && col.Derived {
-				continue
-			}
-			v := c.t.Columns[cj][r]
-			if v.Kind != KindNumber {
-				continue
-			}
-			counts++
-			if v.Num != 0 {
-				nonzero++
+		if c.rowCounts == nil {
+			c.rowCounts, c.rowNonzero = make([]int32, c.t.Rows()), make([]int32, c.t.Rows())
+			for cj, col := range c.cols {
+				if !col.Class.IsCount() || len(col.TotalOf) > 0 || c.mp6[cj] && col.Derived {
+					continue
+				}
+				for row, v := range c.t.Columns[cj] {
+					if v.Kind == KindNumber {
+						c.rowCounts[row]++
+						if v.Num != 0 {
+							c.rowNonzero[row]++
+						}
+					}
+				}
 			}
 		}
-		if counts >= 2 && nonzero == 1 {
+		if c.rowCounts[r] >= 2 && c.rowNonzero[r] == 1 {
 			c.cellFinding(c.finding("C2", Review, r, ci, "a zero beside one non-zero count: one category holds the whole group (class disclosure)",
 				"check that the group is not identifiable, or merge categories", map[string]any{"value": 0}))
 		}
 	}
+}
+
+// cell adds the finding build makes for a 0-based cell, unless one of the
+// rule's family is there or the rule has listed MaxCellFindings cells of
+// the column already; then build is never called (it formats messages,
+// which long tables cannot afford per cell).
+func (c *checker) cell(rule string, v Verdict, r, ci int, build func(v Verdict) Finding) {
+	key := [2]int{r + 1, ci + 1}
+	if prev, ok := c.cellRules[key]; ok && prev[:1] == rule[:1] {
+		return
+	}
+	if c.cap != nil && c.cap.over(rule, ci+1, v, r+1, c.t.Header[ci], c.cols[ci].Confidence) {
+		return
+	}
+	c.cellRules[key] = rule
+	f := build(v)
+	if c.cap != nil {
+		c.cap.next(f)
+		return
+	}
+	c.add(f)
 }
 
 // cellFinding adds a finding for a cell unless one of its family is there.
@@ -395,4 +430,77 @@ func quoteAll(s []string) []string {
 		out[i] = fmt.Sprintf("%q", x)
 	}
 	return out
+}
+
+// MaxCellFindings is how many cell findings of one rule one column gets in
+// a report; the rest are counted in one column-level finding of the same
+// rule and verdict, so a long table with a systematic problem gives a
+// readable report.
+const MaxCellFindings = 25
+
+// capper limits cell findings per rule, column and verdict.
+type capper struct {
+	next  func(Finding)
+	seen  map[capKey]int
+	extra map[capKey]*Finding
+	order []capKey
+}
+
+type capKey struct {
+	rule    string
+	col     int
+	verdict Verdict
+}
+
+func newCapper(next func(Finding)) *capper {
+	return &capper{next: next, seen: map[capKey]int{}, extra: map[capKey]*Finding{}}
+}
+
+// over counts a cell finding about to be made and reports whether the
+// rule has listed its MaxCellFindings cells of the column already (the
+// cell is then only counted).
+func (k *capper) over(rule string, col int, v Verdict, row int, column, confidence string) bool {
+	key := capKey{rule, col, v}
+	k.seen[key]++
+	if k.seen[key] <= MaxCellFindings {
+		return false
+	}
+	if e, ok := k.extra[key]; ok {
+		e.Evidence["more_cells"] = e.Evidence["more_cells"].(int) + 1
+		return true
+	}
+	k.extra[key] = &Finding{Rule: rule, Verdict: v, Column: column, Col: col, Confidence: confidence,
+		Evidence: map[string]any{"more_cells": 1, "first_more_row": row}}
+	k.order = append(k.order, key)
+	return true
+}
+
+func (k *capper) add(f Finding) {
+	if f.Row == 0 || f.Col == 0 {
+		k.next(f)
+		return
+	}
+	key := capKey{f.Rule, f.Col, f.Verdict}
+	k.seen[key]++
+	if k.seen[key] <= MaxCellFindings {
+		k.next(f)
+		return
+	}
+	if e, ok := k.extra[key]; ok {
+		e.Evidence["more_cells"] = e.Evidence["more_cells"].(int) + 1
+		return
+	}
+	k.extra[key] = &Finding{Rule: f.Rule, Verdict: f.Verdict, Column: f.Column, Col: f.Col, Confidence: f.Confidence, Hint: f.Hint,
+		Evidence: map[string]any{"more_cells": 1, "first_more_row": f.Row}}
+	k.order = append(k.order, key)
+}
+
+// flush adds one finding per rule and column that went over the cap.
+func (k *capper) flush() {
+	for _, key := range k.order {
+		e := k.extra[key]
+		e.Message = fmt.Sprintf("%d more cells in column %s (from row %d) break rule %s the same way; only the first %d are listed",
+			e.Evidence["more_cells"], e.Column, e.Evidence["first_more_row"], e.Rule, MaxCellFindings)
+		k.next(*e)
+	}
 }

@@ -38,6 +38,7 @@ const (
 	htmlHintStyles  = "remove styling: haven outputs strip-html IN OUT"
 	htmlHintData    = "request each embedded output as its own file (haven outputs strip-html moves them out)"
 	htmlHintUTF8    = "save the file as UTF-8"
+	htmlHintParse   = "export the output again as simpler HTML (or release the table as CSV)"
 	htmlHintNumbers = "check every number against the profile's rules; counts from 1 to the threshold are listed first"
 )
 
@@ -84,11 +85,11 @@ func CheckHTML(file string, data []byte, styles Verdict, threshold int) []Findin
 		})
 	}
 	doc, err := html.Parse(bytes.NewReader(bytes.TrimPrefix(data, htmlBOM)))
-	if err != nil { // a bytes.Reader does not fail; kept for safety
+	if err != nil { // e.g. elements nested more than 512 deep
 		return append(out, Finding{
 			Rule: "F6", Verdict: Error, File: file,
 			Message: "file cannot be parsed as HTML: " + err.Error(),
-			Hint:    "save the file as UTF-8 HTML or SVG",
+			Hint:    htmlHintParse,
 		})
 	}
 	c := &htmlChecker{
@@ -281,10 +282,12 @@ type StripResult struct {
 	// HTML is the cleaned document (an SVG document when the input was one).
 	HTML []byte
 	// Removed describes what was removed or moved, one sorted line per
-	// kind with its count, e.g. "removed <script> (2)".
+	// kind with its count, e.g. "removed <script> (2)" or "moved data: URI
+	// to <name> (image/png, 1234 bytes)" (never nil).
 	Removed []string
 	// Payloads are the decoded data: URIs, in order of first appearance,
-	// each once; HTML refers to them by Name, relative to its own folder.
+	// each once (never nil); HTML refers to them by Name, relative to its
+	// own folder.
 	Payloads []Payload
 }
 
@@ -302,23 +305,27 @@ type Payload struct {
 // document and moves embedded data: URIs out, so that CheckHTML finds no
 // F7a and no F7b in the result. It removes, with their content, <script>,
 // <style>, <noscript>, <iframe>, <object>, <embed>, <frame>, <frameset>,
-// <applet>, <base>, <link rel=stylesheet>, <meta http-equiv=refresh> and
-// comments; it drops on… and style attributes, javascript:/vbscript: URLs
-// and srcset attributes holding data: URIs. A data: URI in a URL attribute
-// is decoded into a Payload and the attribute refers to the payload's name
-// instead. Text, tables, headings, lists, paragraphs, links, images and
-// inline SVG stay.
+// <applet>, <base>, <link rel=stylesheet>, <meta http-equiv=refresh>,
+// comments and processing instructions; it drops on… and style
+// attributes, javascript:/vbscript: URLs and srcset attributes holding
+// data: URIs. A data: URI in a URL attribute is decoded into a Payload and
+// the attribute refers to the payload's name instead. Text, tables,
+// headings, lists, paragraphs, links, images and inline SVG stay.
+//
+// Rendering can rearrange malformed markup, so the result is parsed and
+// stripped again until nothing is left to remove; StripHTML fails if that
+// takes more than a few rounds, and when data is not UTF-8 or is nested
+// too deeply to parse.
 //
 // The document is rendered by html.Render, so equal inputs give equal
 // bytes; an input whose first tag is <svg> is rendered as an SVG document.
-// The input must be UTF-8.
 func StripHTML(data []byte) (StripResult, error) {
 	if off := htmlInvalidUTF8(data); off >= 0 {
 		return StripResult{}, fmt.Errorf("strip-html: the file is not UTF-8 (invalid byte at offset %d): save it as UTF-8 and try again", off)
 	}
 	data = bytes.TrimPrefix(data, htmlBOM)
 	svg := htmlStartsWithSVG(data)
-	s := &htmlStripper{removed: map[string]int{}, moved: map[string]int{}, seen: map[string]bool{}}
+	s := &htmlStripper{removed: map[string]int{}, moved: map[string]int{}, seen: map[string]bool{}, payloads: []Payload{}}
 	out := data
 	for pass := 0; ; pass++ {
 		if pass == htmlMaxPasses {
@@ -326,7 +333,7 @@ func StripHTML(data []byte) (StripResult, error) {
 		}
 		doc, err := html.Parse(bytes.NewReader(out))
 		if err != nil {
-			return StripResult{}, fmt.Errorf("strip-html: cannot parse the HTML: %w", err)
+			return StripResult{}, fmt.Errorf("strip-html: cannot parse the HTML (%w): %s", err, htmlHintParse)
 		}
 		before := s.changes
 		s.strip(doc)
@@ -376,6 +383,9 @@ func (s *htmlStripper) strip(n *html.Node) {
 func htmlDropReason(n *html.Node) string {
 	switch n.Type {
 	case html.CommentNode:
+		if strings.HasPrefix(n.Data, "?") { // <?xml …?>, <?xml-stylesheet …?>
+			return "removed processing instruction"
+		}
 		return "removed comment"
 	case html.ElementNode:
 		switch htmlClassifyElement(n) {
@@ -862,8 +872,8 @@ func htmlExtension(mt string) string {
 // htmlScanNumbers calls emit with each numeric token of text s, in order.
 // A token is an optional minus, digits (1,234 with thousands separators),
 // an optional decimal part and an optional "%". It must stand as a word of
-// its own: "v2", "5th" and "x1" hold no token; the digits after a "." that
-// does not follow a digit are not one either.
+// its own: "v2", "5th" and "x1" hold no token, and digits right after a
+// "." start none (".5", the "3" of "1.2.3").
 func htmlScanNumbers(s string, emit func(string)) {
 	isDigit := func(i int) bool { return i < len(s) && '0' <= s[i] && s[i] <= '9' }
 	wordRune := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }

@@ -319,17 +319,11 @@ func (c *checker) ratios() []ratio {
 					continue
 				}
 				for _, s := range scales {
-					match, rows := 0, 0
-					for r := 0; r < t.Rows(); r++ {
-						rv, av, bv := t.Columns[rc][r], t.Columns[a][r], t.Columns[b][r]
-						if rv.Kind != KindNumber || av.Kind != KindNumber || bv.Kind != KindNumber || bv.Num == 0 {
-							continue
-						}
-						rows++
-						if math.Abs(rv.Num-s*av.Num/bv.Num) <= c.ratioTol(rv, av, bv, s, a, b) {
-							match++
-						}
+					// A sample of rows first: most pairs fail at once.
+					if rows, match := c.ratioMatches(rc, a, b, s, 64); rows >= 2 && float64(match) < 0.9*float64(rows) {
+						continue
 					}
+					rows, match := c.ratioMatches(rc, a, b, s, -1)
 					if rows >= 2 && float64(match) >= 0.9*float64(rows) {
 						out = append(out, ratio{r: rc, a: a, b: b, scale: s})
 						found = true
@@ -634,4 +628,24 @@ func cellNames(t *Table, cells [][2]int) string {
 		out = append(out, fmt.Sprintf("(%d, %s)", c[0]+1, t.Header[c[1]]))
 	}
 	return strings.Join(out, ", ")
+}
+
+// ratioMatches counts the rows (at most limit with values, all for -1)
+// where column rc ≈ s · a / b within tolerance.
+func (c *checker) ratioMatches(rc, a, b int, s float64, limit int) (rows, match int) {
+	t := c.t
+	for r := 0; r < t.Rows(); r++ {
+		rv, av, bv := t.Columns[rc][r], t.Columns[a][r], t.Columns[b][r]
+		if rv.Kind != KindNumber || av.Kind != KindNumber || bv.Kind != KindNumber || bv.Num == 0 {
+			continue
+		}
+		rows++
+		if math.Abs(rv.Num-s*av.Num/bv.Num) <= c.ratioTol(rv, av, bv, s, a, b) {
+			match++
+		}
+		if limit > 0 && rows >= limit {
+			break
+		}
+	}
+	return rows, match
 }

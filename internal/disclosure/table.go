@@ -43,7 +43,14 @@ func (v Value) IsInt() bool {
 }
 
 // Tolerance is half a unit in the last place shown.
-func (v Value) Tolerance() float64 { return 0.5 * math.Pow10(-int(v.Decimals)) }
+func (v Value) Tolerance() float64 {
+	if int(v.Decimals) < len(tolerances) {
+		return tolerances[v.Decimals]
+	}
+	return 0.5 * math.Pow10(-int(v.Decimals))
+}
+
+var tolerances = [...]float64{0.5, 0.05, 0.005, 0.0005, 0.00005, 0.000005, 0.0000005}
 
 // Table is one parsed CSV table (a file, or one block of a file holding
 // several stacked tables).
@@ -264,6 +271,12 @@ func normalise(raw string, tk *tokens) Value {
 	if n, ok := parseNumber(s, &v); ok {
 		v.Kind, v.Num = KindNumber, n
 		return v
+	}
+	if len(s) > 16 { // longer than any token
+		v.Kind = KindText
+		if open := strings.IndexByte(s, '('); open <= 0 || !strings.HasSuffix(s, ")") {
+			return v
+		}
 	}
 	low := strings.ToLower(s)
 	switch {
