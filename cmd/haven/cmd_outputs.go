@@ -20,7 +20,8 @@ against a disclosure profile, and applies the controls that make them safe.
 
 See docs/outputs.md for every rule, the profiles and the report format.`,
 	}
-	for _, c := range []*cobra.Command{a.outputsCheckCommand()} {
+	subs := append([]*cobra.Command{a.outputsCheckCommand()}, a.outputsControlCommands()...)
+	for _, c := range subs {
 		c.RunE = runE(c.RunE)
 		cmd.AddCommand(c)
 	}
