@@ -20,7 +20,7 @@ against a disclosure profile, and applies the controls that make them safe.
 
 See docs/outputs.md for every rule, the profiles and the report format.`,
 	}
-	subs := append([]*cobra.Command{a.outputsCheckCommand(), a.outputsBundleCommand()}, a.outputsControlCommands()...)
+	subs := append([]*cobra.Command{a.outputsCheckCommand(), a.outputsBundleCommand(), a.outputsStripHTMLCommand()}, a.outputsControlCommands()...)
 	for _, c := range subs {
 		c.RunE = runE(c.RunE)
 		cmd.AddCommand(c)
