@@ -95,7 +95,14 @@ func CheckFile(path string, data []byte, opts Options) FileReport {
 		checkCSV(&fr, data, opts, add)
 	case "html", "svg":
 		for _, f := range CheckHTML(path, data, p.HTMLStyles, p.T()) {
+			if fr.Kind == "svg" && f.Rule == "F7d" {
+				continue // an SVG is a figure: F7e below
+			}
 			add(f)
+		}
+		if fr.Kind == "svg" {
+			add(Finding{Rule: "F7e", Verdict: Review, Message: "an image: a person must check it against the table it was drawn from",
+				Hint: "add the underlying aggregated table (CSV) to the request and name it in the context's linked_table"})
 		}
 	case "image":
 		add(Finding{Rule: "F7e", Verdict: Review, Message: "an image: a person must check it against the table it was drawn from",

@@ -144,7 +144,7 @@ func classifyHeader(h string) (Class, string) {
 		return ClassDoF, sig
 	case has("z", "t", "chi2", "statistic", "stat"):
 		return ClassStat, sig
-	case has("rate", "pct", "percent", "percentage", "ratio") || strings.Contains(low, "%") || reProp.MatchString(last):
+	case has("rate", "pct", "percent", "percentage", "ratio") || strings.Contains(low, "%") || anyWord(w, reProp):
 		if has("rate", "ratio") {
 			return ClassRate, sig
 		}
@@ -191,6 +191,7 @@ type colStats struct {
 	decimals                                                    bool
 	distinct                                                    int
 	dates, bands                                                int
+	composites                                                  int // "count (pct%)" cells
 	min, max                                                    float64
 }
 
@@ -209,6 +210,9 @@ func statsOf(col []Value, allDistinct bool) colStats {
 			s.redacted++
 		case KindNumber:
 			s.numbers++
+			if v.HasPct {
+				s.composites++
+			}
 			if v.IsInt() {
 				s.ints++
 				if v.Num >= 0 {
@@ -264,6 +268,10 @@ func classify(t *Table, overrides map[string]Class) []Column {
 			continue
 		}
 		hc, sig := classifyHeader(h)
+		if st.composites > 0 && 2*st.composites >= st.numbers && (hc == ClassPercent || hc == "") {
+			// "6 (0.2%)": a count with its percentage.
+			hc, sig = ClassCount, "count (percent) cells"
+		}
 		allNonNegInts := st.numbers > 0 && st.nonNegInts == st.numbers && st.texts == 0
 		switch {
 		case st.dates > 0 && st.dates == st.values-st.redacted && st.values > 0 && (hc == "" || hc == ClassKey):
@@ -412,4 +420,13 @@ func isBand(s string) bool {
 		return false
 	}
 	return reBand.MatchString(s)
+}
+
+func anyWord(w []string, re *regexp.Regexp) bool {
+	for _, x := range w {
+		if re.MatchString(x) {
+			return true
+		}
+	}
+	return false
 }

@@ -31,6 +31,8 @@ type checker struct {
 	// rowCounts and rowNonzero count, per row, the count cells with a
 	// number and those non-zero (for C2's class disclosure), on first use.
 	rowCounts, rowNonzero []int32
+	// colCounts and colNonzero: the same per column, total rows left out.
+	colCounts, colNonzero []int
 }
 
 // checkCSV parses a CSV file and applies the F, C, T, R, M and D rules.
@@ -218,7 +220,7 @@ func (c *checker) countRules() {
 	for ci, col := range c.cols {
 		// C0: numbers mixed with unknown text, in any numeric-looking column.
 		st := col.stats
-		if st.numbers > 0 && st.texts > 0 && col.Class != ClassLabel && col.Class != ClassKey && col.Class != ClassText {
+		if st.numbers > 0 && st.texts > 0 && col.Class != ClassLabel && col.Class != ClassKey {
 			var strs []string
 			for _, v := range t.Columns[ci] {
 				if v.Kind == KindText && len(strs) < 5 {
@@ -278,7 +280,14 @@ func (c *checker) countRules() {
 				}
 			}
 			if c.isTotalCell(r, ci) {
-				continue // totals are checked by the T rules
+				// Totals are checked by the T rules, but must be rounded too.
+				if p.Rounding.Required && !mp6 && !c.cols[ci].Derived && x > 0 && x%int64(base) != 0 {
+					c.cell("C3", capped(Fail), r, ci, func(v Verdict) Finding {
+						return c.finding("C3", v, r, ci, fmt.Sprintf("total %d is not rounded to the nearest %d", x, base),
+							"totals are sums of the rounded cells: recompute them after rounding (haven outputs round)", map[string]any{"value": x, "base": base})
+					})
+				}
+				continue
 			}
 			switch {
 			case x < 0:
@@ -385,7 +394,20 @@ func (c *checker) zeroRule(r, ci int) {
 				}
 			}
 		}
-		if c.rowCounts[r] >= 2 && c.rowNonzero[r] == 1 {
+		if c.colCounts == nil {
+			c.colCounts, c.colNonzero = make([]int, len(c.cols)), make([]int, len(c.cols))
+			for cj := range c.cols {
+				for row, v := range c.t.Columns[cj] {
+					if v.Kind == KindNumber && !c.isTotalRow(row) {
+						c.colCounts[cj]++
+						if v.Num != 0 {
+							c.colNonzero[cj]++
+						}
+					}
+				}
+			}
+		}
+		if (c.rowCounts[r] >= 2 && c.rowNonzero[r] == 1) || (c.colCounts[ci] >= 2 && c.colNonzero[ci] == 1) {
 			c.cellFinding(c.finding("C2", Review, r, ci, "a zero beside one non-zero count: one category holds the whole group (class disclosure)",
 				"check that the group is not identifiable, or merge categories", map[string]any{"value": 0}))
 		}

@@ -50,6 +50,7 @@ func TestWorkedExamples(t *testing.T) {
 		{"ex5.csv", "opensafely", nil, nil, Pass},
 		{"ex5b.csv", "opensafely", nil, []string{
 			"C1 REVIEW 1,cases", "C3 REVIEW 2,cases", "C3 REVIEW 1,controls", "C3 REVIEW 2,controls", "C3 REVIEW 3,controls",
+			"C3 REVIEW 1,total", "C3 REVIEW 2,total", "C3 REVIEW 3,total",
 			"C7 REVIEW 0,cases", "C7 REVIEW 0,controls", "C7 REVIEW 0,total",
 		}, Review},
 		{"ex6.csv", "opensafely", nil, []string{"R4 REVIEW 0,positivity_percent"}, Review},

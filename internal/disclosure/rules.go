@@ -34,20 +34,55 @@ func (c *checker) lines() []line {
 		}
 	}
 	for _, tr := range c.totalRows {
+		group := c.groupOf(tr)
 		for ci, col := range c.cols {
 			if !col.Class.IsCount() {
 				continue
 			}
 			l := line{total: [2]int{tr, ci}, what: "column " + col.Name}
-			for r := 0; r < t.Rows(); r++ {
-				if r != tr && !c.isTotalRow(r) {
-					l.cells = append(l.cells, [2]int{r, ci})
-				}
+			for _, r := range group {
+				l.cells = append(l.cells, [2]int{r, ci})
 			}
 			out = append(out, l)
 		}
 	}
 	return out
+}
+
+// groupOf lists the rows a total row sums: in long format, the rows that
+// share every other label and key with it ("Female, All" sums the Female
+// rows); otherwise every row that is not a total.
+func (c *checker) groupOf(tr int) []int {
+	t := c.t
+	var keys []int
+	totalKey := -1
+	for ci, col := range c.cols {
+		if col.Class != ClassLabel && col.Class != ClassKey {
+			continue
+		}
+		if totalKey < 0 && isTotalLabel(t.Columns[ci][tr].Raw) {
+			totalKey = ci
+			continue
+		}
+		keys = append(keys, ci)
+	}
+	var rows []int
+	for r := 0; r < t.Rows(); r++ {
+		if r == tr || c.isTotalRow(r) {
+			continue
+		}
+		same := true
+		for _, k := range keys {
+			if !strings.EqualFold(t.Columns[k][r].Raw, t.Columns[k][tr].Raw) {
+				same = false
+				break
+			}
+		}
+		if same {
+			rows = append(rows, r)
+		}
+	}
+	return rows
 }
 
 func (c *checker) isTotalRow(r int) bool {
@@ -76,6 +111,7 @@ func (c *checker) totalRules() {
 	for _, tr := range c.totalRows {
 		c.add(c.finding("T1", Pass, tr, -1, fmt.Sprintf("row %d is a total row", tr+1), "", nil))
 	}
+	// A total row whose group is empty sums nothing here.
 	ls := c.lines()
 	if len(ls) == 0 {
 		return
@@ -157,7 +193,7 @@ func (c *checker) totalRules() {
 	// Every route to each small recovered cell: any line through it whose
 	// other cells are all known, visible or recovered.
 	for m, x := range known {
-		if x < 1 || x > T {
+		if (x < 1 || x > T) && !(x == 0 && p.Zeros == "fail") {
 			continue
 		}
 		for _, l := range ls {
@@ -197,7 +233,7 @@ func (c *checker) totalRules() {
 	// Cells whose recovery enables a FAIL are listed in that finding.
 	enabling := map[[2]int]bool{}
 	for cell, x := range known {
-		if x >= 1 && x <= T {
+		if x >= 1 && x <= T || x == 0 && p.Zeros == "fail" {
 			for _, d := range uses[cell] {
 				enabling[d] = true
 			}
@@ -218,8 +254,9 @@ func (c *checker) totalRules() {
 			rs = append(rs, routes[d]...)
 		}
 		ev := map[string]any{"recovered": x, "routes": append(rs, routes[cell]...), "T": p.T()}
+		small := x >= 1 && x <= T || x == 0 && p.Zeros == "fail"
 		switch {
-		case x >= 1 && x <= T:
+		case small:
 			f := c.finding("T2", c.severity(ci, Fail), r, ci, fmt.Sprintf("the redacted cell can be recovered from the totals: it is %g", x),
 				"recompute totals from the displayed cells, or suppress a second cell in each line (haven outputs protect)", ev)
 			for _, d := range uses[cell] {
@@ -228,7 +265,7 @@ func (c *checker) totalRules() {
 			c.cellFinding(f)
 		case x > T && enabling[cell]:
 			// Listed in the cells of the finding it enables.
-		case x > T:
+		case x > T || x == 0:
 			c.cellFinding(c.finding("T2", Review, r, ci, fmt.Sprintf("the redacted cell can be recovered from the totals (%g), so its suppression protects nothing", x),
 				"suppress only what is needed, and recompute totals from the displayed cells", ev))
 		}
@@ -388,6 +425,21 @@ func (c *checker) rateRules() {
 			if rv.Kind != KindNumber {
 				continue
 			}
+			// R3: the shown rate is not what the displayed counts give.
+			if av.Kind == KindNumber && bv.Kind == KindNumber && bv.Num != 0 {
+				want := rt.scale * av.Num / bv.Num
+				if diff := math.Abs(rv.Num - want); diff > rv.Tolerance()+1e-9 {
+					v, why := Review, "the shown rate is not what the displayed counts give"
+					if diff <= c.ratioTol(rv, av, bv, rt.scale, rt.a, rt.b) {
+						v, why = c.severity(rt.a, Fail), "the shown rate was computed from unrounded counts"
+					}
+					rr := r
+					c.cell("R3", v, r, rt.r, func(v Verdict) Finding {
+						return c.finding("R3", v, rr, rt.r, fmt.Sprintf("%s: %s gives %s / %s = %.*f", why, rv.Raw, av.Raw, bv.Raw, int(rv.Decimals)+1, want),
+							"compute rates from the rounded counts you display", map[string]any{"shown": rv.Num, "recomputed": want})
+					})
+				}
+			}
 			for _, part := range []struct {
 				v  Value
 				ci int
@@ -422,9 +474,14 @@ func (c *checker) rateRules() {
 			c.add(c.finding("R4", Review, -1, rc, fmt.Sprintf("column %s is a rate or percentage with no counts behind it in the file", col.Name),
 				"add the rounded numerator and denominator columns (underlying counts required)", ev))
 		}
+		proportion := c.maxOf(rc) <= 1 && !c.anyPercentSign(rc)
 		for r := 0; r < t.Rows(); r++ {
 			v := t.Columns[rc][r]
-			if v.Kind == KindNumber && (v.Num == 0 || (col.Class == ClassPercent && v.Num == 100)) && t.Rows() > 1 {
+			if c.isTotalRow(r) || v.Kind != KindNumber || t.Rows() < 2 {
+				continue
+			}
+			whole := col.Class == ClassPercent && v.Num == 100 || proportion && v.Num == 1
+			if v.Num == 0 || whole {
 				c.cellFinding(c.finding("R5", Review, r, rc, fmt.Sprintf("%s in a subgroup: everyone or no one in it has the attribute (class disclosure)", v.Raw),
 					"check the group is not identifiable, or merge categories", nil))
 			}
@@ -509,12 +566,7 @@ func smallestFraction(x, tol float64) (int, int) {
 func (c *checker) magnitudeRules() {
 	t, p := c.t, c.p
 	T := float64(p.T())
-	nCol := -1
-	for ci, col := range c.cols {
-		if col.Class.IsCount() && nCol < 0 {
-			nCol = ci
-		}
-	}
+	nCol := c.nColumn()
 	for ci, col := range c.cols {
 		switch {
 		case col.Class.IsMagnitude():
@@ -575,8 +627,13 @@ func (c *checker) modelRules() {
 		case ClassP:
 			pv = i
 		case ClassDoF:
-			dofCol = i
-		case ClassN:
+			// A residual DoF column says so, or holds one value above 2
+			// (per-term Wald df of 1 are not residual DoF).
+			if strings.Contains(strings.ToLower(col.Name), "resid") || constantAbove(t.Columns[i], 2) {
+				dofCol = i
+			}
+		}
+		if col.Class.IsCount() && (strings.EqualFold(col.Name, "n") || strings.EqualFold(col.Name, "n_obs") || strings.EqualFold(col.Name, "nobs")) {
 			nCol = i
 		}
 	}
@@ -653,4 +710,51 @@ func (c *checker) ratioMatches(rc, a, b int, s float64, limit int) (rows, match 
 		}
 	}
 	return rows, match
+}
+
+// anyPercentSign reports whether a column shows any value with a % sign.
+func (c *checker) anyPercentSign(ci int) bool {
+	for _, v := range c.t.Columns[ci] {
+		if v.Kind == KindNumber && v.Percent {
+			return true
+		}
+	}
+	return false
+}
+
+// nColumn picks the column that gives the number of people in each row of
+// a summary table: one named n (or count, total, patients), else the first
+// count column; -1 for none.
+func (c *checker) nColumn() int {
+	first := -1
+	for ci, col := range c.cols {
+		if !col.Class.IsCount() {
+			continue
+		}
+		if first < 0 {
+			first = ci
+		}
+		switch strings.ToLower(strings.Join(headerWords(col.Name), "_")) {
+		case "n", "count", "total", "patients", "n_patients", "number", "total_n":
+			return ci
+		}
+	}
+	return first
+}
+
+// constantAbove reports whether every number in a column is the same value,
+// greater than min.
+func constantAbove(col []Value, min float64) bool {
+	first, seen := 0.0, false
+	for _, v := range col {
+		if v.Kind != KindNumber {
+			continue
+		}
+		if !seen {
+			first, seen = v.Num, true
+		} else if v.Num != first {
+			return false
+		}
+	}
+	return seen && first > min
 }

@@ -37,9 +37,11 @@ type Value struct {
 	HasPct   bool // a composite "count (pct%)"
 }
 
-// IsInt reports whether the cell is a whole number shown without decimals.
+// IsInt reports whether the cell is a whole number, however many zero
+// decimals it shows (pandas writes counts as 6.0 when a column has a
+// missing value).
 func (v Value) IsInt() bool {
-	return v.Kind == KindNumber && v.Decimals == 0 && v.Num == math.Trunc(v.Num)
+	return v.Kind == KindNumber && !v.Percent && v.Num == math.Trunc(v.Num) && math.Abs(v.Num) < 1<<53
 }
 
 // Tolerance is half a unit in the last place shown.
@@ -129,19 +131,35 @@ func ParseCSV(file string, data []byte, p *Profile) ([]*Table, error) {
 	var tables []*Table
 	tk := newTokens(p)
 	start := 0
-	for i := 0; i <= len(records); i++ {
-		if i < len(records) && !(len(records[i]) == 1 && strings.TrimSpace(records[i][0]) == "") {
+	// A blank line followed by a record with a number in it (a total row
+	// after a gap, say) continues the table; blocks that start with a
+	// header of their own are stacked tables.
+	var kept [][]string
+	var keptLines []int
+	var blocks [][2]int
+	bstart := 0
+	for i := 0; i < len(records); i++ {
+		if len(records[i]) == 1 && strings.TrimSpace(records[i][0]) == "" {
 			continue
 		}
-		if i > start {
-			t, err := buildTable(file, records[start:i], lines[start:i], tk)
-			if err != nil {
-				return nil, err
-			}
-			tables = append(tables, t)
+		if i > 0 && len(records[i-1]) == 1 && strings.TrimSpace(records[i-1][0]) == "" && len(kept) > bstart && !hasNumber(records[i], tk) {
+			blocks = append(blocks, [2]int{bstart, len(kept)})
+			bstart = len(kept)
 		}
-		start = i + 1
+		kept = append(kept, records[i])
+		keptLines = append(keptLines, lines[i])
 	}
+	if len(kept) > bstart {
+		blocks = append(blocks, [2]int{bstart, len(kept)})
+	}
+	for _, b := range blocks {
+		t, err := buildTable(file, kept[b[0]:b[1]], keptLines[b[0]:b[1]], tk)
+		if err != nil {
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	_ = start
 	if len(tables) == 0 {
 		return nil, &ParseError{Message: "the file holds no table", Hint: "write a header line and data rows"}
 	}
@@ -404,4 +422,14 @@ func parseNumber(s string, v *Value) (float64, bool) {
 		f = -f
 	}
 	return f, true
+}
+
+// hasNumber reports whether any field of a record is a number.
+func hasNumber(rec []string, tk *tokens) bool {
+	for _, f := range rec {
+		if v := normalise(f, tk); v.Kind == KindNumber {
+			return true
+		}
+	}
+	return false
 }
