@@ -6,6 +6,7 @@ import (
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/disclosure"
+	"github.com/haven-tre/haven/internal/gctune"
 	"github.com/spf13/cobra"
 )
 
@@ -23,6 +24,9 @@ See docs/outputs.md for every rule, the profiles and the report format.`,
 	subs := append([]*cobra.Command{a.outputsCheckCommand(), a.outputsBundleCommand(), a.outputsStripHTMLCommand()}, a.outputsControlCommands()...)
 	for _, c := range subs {
 		c.RunE = runE(c.RunE)
+		// Each reads its inputs, writes a result and exits: tune the
+		// collector for that (internal/gctune).
+		c.PreRun = func(*cobra.Command, []string) { gctune.ForShortLivedCommand() }
 		cmd.AddCommand(c)
 	}
 	return cmd

@@ -363,9 +363,10 @@ func inferTotalColumns(t *Table, cols []Column) {
 				continue
 			}
 			checked++
-			if math.Abs(sum-tot.Num) <= 0.5 {
-				matched++
+			if math.Abs(sum-tot.Num) > 0.5 {
+				break // one row that does not add up is enough
 			}
+			matched++
 		}
 		if checked > 0 && matched == checked {
 			cols[tc].TotalOf = parts

@@ -135,7 +135,7 @@ func (c *checker) fileRules() {
 			continue
 		}
 		for r, v := range t.Columns[ci] {
-			if v.Kind == KindText && (reGPPractice.MatchString(v.Raw) || reONSSmall.MatchString(v.Raw)) {
+			if v.Kind == KindText && (len(v.Raw) == 6 && reGPPractice.MatchString(v.Raw) || len(v.Raw) == 9 && reONSSmall.MatchString(v.Raw)) {
 				c.add(c.finding("F5", Fail, r, ci, fmt.Sprintf("%s is a GP practice or small-area code", v.Raw),
 					"aggregate to NHS England regions or remove the column", map[string]any{"value": v.Raw}))
 				break

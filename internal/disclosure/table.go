@@ -92,12 +92,16 @@ func (e *ParseError) Error() string {
 type tokens struct {
 	missing  map[string]bool
 	redacted map[string]bool
+	// texts caches the normalisation of cells that are not plain numbers:
+	// labels repeat on every row of a long table.
+	texts map[string]Value
 }
 
 func newTokens(p *Profile) *tokens {
 	t := &tokens{
 		missing:  map[string]bool{"": true, "null": true, "none": true, "nan": true, ".": true},
 		redacted: map[string]bool{"[redacted]": true, "redacted": true, "suppressed": true, "supp": true, "c": true, "*": true, "~": true},
+		texts:    map[string]Value{},
 	}
 	if p != nil {
 		for _, s := range p.MissingTokens {
@@ -123,13 +127,19 @@ func ParseCSV(file string, data []byte, p *Profile) ([]*Table, error) {
 		line := 1 + bytes.Count(data[:firstInvalidUTF8(data)], []byte("\n"))
 		return nil, &ParseError{Line: line, Message: "the file is not valid UTF-8", Hint: "save the file as UTF-8 (for example pandas' to_csv(..., encoding=\"utf-8\"))"}
 	}
+	tk := newTokens(p)
+	if t, ok, err := parseSimple(file, string(data), tk); ok {
+		if err != nil {
+			return nil, err
+		}
+		return []*Table{t}, nil
+	}
 	records, lines, err := splitRecords(string(data))
 	if err != nil {
 		return nil, err
 	}
 	// Blocks: runs of records separated by blank records.
 	var tables []*Table
-	tk := newTokens(p)
 	start := 0
 	// A blank line followed by a record with a number in it (a total row
 	// after a gap, say) continues the table; blocks that start with a
@@ -280,6 +290,21 @@ func buildTable(file string, records [][]string, lines []int, tk *tokens) (*Tabl
 
 // normalise classifies one cell's text.
 func normalise(raw string, tk *tokens) Value {
+	if raw != "" && (raw[0] < '0' || raw[0] > '9') && raw[0] != '-' {
+		if v, ok := tk.texts[raw]; ok {
+			return v
+		}
+		v := normaliseSlow(raw, tk)
+		if v.Kind != KindNumber && len(tk.texts) < 4096 {
+			tk.texts[raw] = v
+		}
+		return v
+	}
+	return normaliseSlow(raw, tk)
+}
+
+// normaliseSlow is normalise without the cache.
+func normaliseSlow(raw string, tk *tokens) Value {
 	s := strings.TrimSpace(raw)
 	v := Value{Raw: s}
 	if s == "" {
@@ -432,4 +457,60 @@ func hasNumber(rec []string, tk *tokens) bool {
 		}
 	}
 	return false
+}
+
+// parseSimple parses the common case in one pass, straight into columns:
+// no quotes anywhere, no blank lines, more than one column. ok is false
+// when the input is not that case (ParseCSV then takes the general path,
+// which gives the same tables); err is a ragged row.
+func parseSimple(file, s string, tk *tokens) (t *Table, ok bool, err error) {
+	if strings.IndexByte(s, '"') >= 0 {
+		return nil, false, nil
+	}
+	nl := strings.IndexByte(s, '\n')
+	if nl < 0 {
+		nl = len(s)
+	}
+	headerLine := strings.TrimSuffix(s[:nl], "\r")
+	if strings.TrimSpace(headerLine) == "" || strings.IndexByte(headerLine, '\r') >= 0 {
+		return nil, false, nil
+	}
+	header := strings.Split(headerLine, ",")
+	width := len(header)
+	if width < 2 {
+		return nil, false, nil
+	}
+	est := strings.Count(s, "\n")
+	t = &Table{File: file, FirstLine: 1, Header: make([]string, width), Columns: make([][]Value, width)}
+	for c, h := range header {
+		t.Header[c] = strings.TrimSpace(h)
+		t.Columns[c] = make([]Value, 0, est)
+	}
+	line := 1
+	for pos := nl + 1; pos < len(s); {
+		line++
+		end := strings.IndexByte(s[pos:], '\n')
+		var rec string
+		if end < 0 {
+			rec, pos = s[pos:], len(s)
+		} else {
+			rec, pos = s[pos:pos+end], pos+end+1
+		}
+		rec = strings.TrimSuffix(rec, "\r")
+		if strings.IndexByte(rec, '\r') >= 0 || strings.TrimSpace(rec) == "" {
+			return nil, false, nil // a lone CR or a blank line: the general path
+		}
+		if n := strings.Count(rec, ",") + 1; n != width {
+			return nil, true, &ParseError{Line: line, Message: fmt.Sprintf("row has %d fields but the header has %d (ragged rows)", n, width), Hint: "give every row as many fields as the header; quote fields that contain commas"}
+		}
+		c, start := 0, 0
+		for i := 0; i <= len(rec); i++ {
+			if i == len(rec) || rec[i] == ',' {
+				t.Columns[c] = append(t.Columns[c], normalise(rec[start:i], tk))
+				c++
+				start = i + 1
+			}
+		}
+	}
+	return t, true, nil
 }

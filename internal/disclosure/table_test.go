@@ -2,6 +2,7 @@ package disclosure
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -182,4 +183,46 @@ func write(t *testing.T, path, content string) {
 	if err := osWriteFile(path, []byte(content)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The one-pass parser for simple files gives exactly the tables the
+// general parser gives.
+func FuzzParseSimpleMatchesGeneral(f *testing.F) {
+	for _, s := range []string{"a,b\n1,2\n", "a,b\r\n1,2\r\n", "a,b\n1,2", "a,b\n1\n", "a, b \n [REDACTED] ,<=7\n", "x,y\n1,2\n\n", "a,b\n1,2\n \n"} {
+		f.Add(s)
+	}
+	tk := newTokens(nil)
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) || strings.TrimSpace(s) == "" {
+			return
+		}
+		fast, ok, ferr := parseSimple("f.csv", s, tk)
+		if !ok {
+			return
+		}
+		records, lines, err := splitRecords(s)
+		if err != nil {
+			t.Fatalf("simple path accepted what the general one refuses: %v", err)
+		}
+		general, gerr := buildTable("f.csv", records, lines, tk)
+		if (ferr == nil) != (gerr == nil) {
+			t.Fatalf("errors differ: simple %v, general %v", ferr, gerr)
+		}
+		if ferr != nil {
+			if ferr.Error() != gerr.Error() {
+				t.Fatalf("errors differ: simple %v, general %v", ferr, gerr)
+			}
+			return
+		}
+		if !reflect.DeepEqual(fast.Header, general.Header) || fast.Rows() != general.Rows() {
+			t.Fatalf("tables differ: %v %d rows vs %v %d rows", fast.Header, fast.Rows(), general.Header, general.Rows())
+		}
+		for c := range fast.Columns {
+			for r := range fast.Columns[c] {
+				if fast.Columns[c][r] != general.Columns[c][r] {
+					t.Fatalf("cell %d,%d: %+v vs %+v", r, c, fast.Columns[c][r], general.Columns[c][r])
+				}
+			}
+		}
+	})
 }
