@@ -455,7 +455,9 @@ func (c *checker) rateRules() {
 		if col.Class != ClassRate && col.Class != ClassPercent {
 			continue
 		}
-		if !has[rc] && (c.oc == nil || len(c.oc.Variables) == 0) {
+		if d := c.denominatorFor(rc); !has[rc] && d >= 0 {
+			c.percentOfDenominator(rc, d)
+		} else if !has[rc] && (c.oc == nil || len(c.oc.Variables) == 0) {
 			ev := map[string]any{}
 			fr := []string{}
 			for r := 0; r < t.Rows() && len(fr) < 10; r++ {
@@ -757,4 +759,74 @@ func constantAbove(col []Value, min float64) bool {
 		}
 	}
 	return seen && first > min
+}
+
+// denominatorFor finds, for a rate or percent column with no numerator in
+// the table, a count column that is its denominator: one classed as a
+// denominator, or named population, total or n; -1 for none.
+func (c *checker) denominatorFor(rc int) int {
+	for ci, col := range c.cols {
+		if col.Class == ClassDenominator {
+			return ci
+		}
+	}
+	for ci, col := range c.cols {
+		if !col.Class.IsCount() {
+			continue
+		}
+		switch strings.ToLower(strings.Join(headerWords(col.Name), "_")) {
+		case "population", "total", "n", "denominator", "total_n", "n_total", "at_risk", "n_risk":
+			return ci
+		}
+	}
+	return -1
+}
+
+// percentOfDenominator is R2: the numerator a shown percentage and its
+// denominator imply. Every integer it can be in [1, T] is FAIL, some is
+// REVIEW; a single possible integer that is not a multiple of the base,
+// beside rounded counts, says the percentage came from unrounded counts.
+func (c *checker) percentOfDenominator(rc, d int) {
+	t, p := c.t, c.p
+	T := float64(p.T())
+	scale := 1.0
+	if c.cols[rc].Class == ClassPercent || c.anyPercentSign(rc) || c.maxOf(rc) > 1 {
+		scale = 100
+	}
+	hd := 0.0
+	if c.rounded[d] {
+		hd = float64(p.Rounding.Base / 2)
+	}
+	for r := 0; r < t.Rows(); r++ {
+		pv, dv := t.Columns[rc][r], t.Columns[d][r]
+		if pv.Kind != KindNumber || dv.Kind != KindNumber || dv.Num <= 0 || c.isTotalRow(r) {
+			continue
+		}
+		tol := pv.Tolerance()
+		lo := math.Ceil((pv.Num-tol)/scale*(dv.Num-hd) - 1e-9)
+		hi := math.Floor((pv.Num+tol)/scale*(dv.Num+hd) + 1e-9)
+		lo = math.Max(lo, 0)
+		if hi < lo {
+			continue
+		}
+		ev := map[string]any{"numerator_interval": []float64{lo, hi}, "denominator": dv.Num, "T": p.T()}
+		rr := r
+		switch {
+		case lo >= 1 && hi <= T:
+			c.cell("R2", c.severity(d, Fail), r, rc, func(v Verdict) Finding {
+				return c.finding("R2", v, rr, rc, fmt.Sprintf("%s of %s means %g–%g people, at or below %g", pv.Raw, dv.Raw, lo, hi, T),
+					"redact the percentage with its small count", ev)
+			})
+		case lo <= T && hi >= 1 && lo <= hi:
+			c.cell("R2", Review, r, rc, func(v Verdict) Finding {
+				return c.finding("R2", v, rr, rc, fmt.Sprintf("%s of %s may mean %g–%g people, some of them at or below %g", pv.Raw, dv.Raw, lo, hi, T),
+					"show fewer decimals, or redact the percentage", ev)
+			})
+		case lo == hi && p.Rounding.Required && int64(lo)%int64(p.Rounding.Base) != 0:
+			c.cell("R2", c.severity(d, Fail), r, rc, func(v Verdict) Finding {
+				return c.finding("R2", v, rr, rc, fmt.Sprintf("%s of %s pins the numerator to %g, which is not rounded: the percentage was derived from unrounded counts", pv.Raw, dv.Raw, lo),
+					"compute percentages from the rounded counts you display", ev)
+			})
+		}
+	}
 }
