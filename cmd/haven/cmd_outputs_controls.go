@@ -172,10 +172,10 @@ Exit codes:
 				}
 				return haven.Errorf(haven.EINVALID, "%s: %v", in, err)
 			}
-			if err := writeFileAtomic(audit, disclosure.AuditCSV(entries)); err != nil {
+			if err := disclosure.WriteFileAtomic(audit, disclosure.AuditCSV(entries)); err != nil {
 				return haven.Errorf(haven.EINVALID, "cannot write the audit log: %v", err)
 			}
-			if err := writeFileAtomic(out, result); err != nil {
+			if err := disclosure.WriteFileAtomic(out, result); err != nil {
 				return haven.Errorf(haven.EINVALID, "cannot write %s: %v", out, err)
 			}
 			cells := 0
@@ -229,31 +229,4 @@ func sameFile(a, b string) bool {
 func suggestOut(in, control string) string {
 	ext := filepath.Ext(in)
 	return in[:len(in)-len(ext)] + "_" + control + ext
-}
-
-// writeFileAtomic writes data to a temporary file in path's directory and
-// renames it into place, so readers never see a partial file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(name, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(name, path)
-	}
-	if err != nil {
-		os.Remove(name)
-	}
-	return err
 }

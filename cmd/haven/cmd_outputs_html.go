@@ -63,11 +63,11 @@ Exit codes:
 				}
 			}
 			for _, p := range res.Payloads {
-				if err := writeFileAtomic(filepath.Join(dir, p.Name), p.Data); err != nil {
+				if err := disclosure.WriteFileAtomic(filepath.Join(dir, p.Name), p.Data); err != nil {
 					return &haven.Error{Code: haven.EINTERNAL, Message: "cannot write " + p.Name, Err: err}
 				}
 			}
-			if err := writeFileAtomic(out, res.HTML); err != nil {
+			if err := disclosure.WriteFileAtomic(out, res.HTML); err != nil {
 				return &haven.Error{Code: haven.EINTERNAL, Message: "cannot write " + out, Err: err}
 			}
 			for _, line := range res.Removed {

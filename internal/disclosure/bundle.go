@@ -156,7 +156,7 @@ func MakeBundle(paths []string, o BundleOptions) (*Bundle, error) {
 		name string
 		data []byte
 	}{{CheckJSONName, cj.Bytes()}, {RequestJSONName, rj.Bytes()}, {RequestMDName, md.Bytes()}} {
-		if err := writeAtomic(filepath.Join(dir, w.name), w.data); err != nil {
+		if err := WriteFileAtomic(filepath.Join(dir, w.name), w.data); err != nil {
 			return nil, err
 		}
 	}
@@ -465,7 +465,7 @@ func mkdirsNoLinks(dir, rel string) error {
 // writeAtomicFrom writes r to path through a temporary file in the same
 // folder renamed into place, and returns the number of bytes written.
 func writeAtomicFrom(path string, r io.Reader) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".haven-bundle-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".haven-*.tmp")
 	if err != nil {
 		return 0, fmt.Errorf("write %s: %w", path, err)
 	}
@@ -498,7 +498,10 @@ func writeAtomicFrom(path string, r io.Reader) (int64, error) {
 	return n, nil
 }
 
-func writeAtomic(path string, data []byte) error {
+// WriteFileAtomic writes data to path through a temporary file in the same
+// folder, flushed and renamed into place, so readers never see a partial
+// file and a crash leaves the old file or the new one (mode 0644).
+func WriteFileAtomic(path string, data []byte) error {
 	_, err := writeAtomicFrom(path, bytes.NewReader(data))
 	return err
 }

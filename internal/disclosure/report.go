@@ -1,8 +1,6 @@
 package disclosure
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -140,17 +138,7 @@ func applyExceptions(fr *FileReport, opts Options, r *Report) {
 }
 
 // WriteJSON writes the report as indented JSON with a final newline.
-func (r *Report) WriteJSON(w io.Writer) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
-		return err
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
-}
+func (r *Report) WriteJSON(w io.Writer) error { return writeIndentedJSON(w, r) }
 
 // WriteMarkdown writes the report for people: the verdict, the profile,
 // a table of files, the findings (FAIL, ERROR, REVIEW) and the column
