@@ -422,32 +422,66 @@ func parseNumber(s string, v *Value) (float64, bool) {
 			body += "." + frac
 		}
 	}
-	// Only digits, one dot and an exponent are allowed from here.
+	// From here: digits, at most one dot, an optional exponent.
+	dot, exp, digits := -1, -1, 0
 	for k := 0; k < len(body); k++ {
-		c := body[k]
-		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+') {
+		switch c := body[k]; {
+		case c >= '0' && c <= '9':
+			if exp < 0 {
+				digits++
+			}
+		case c == '.' && dot < 0 && exp < 0:
+			dot = k
+		case (c == 'e' || c == 'E') && exp < 0 && digits > 0:
+			exp = k
+			if k+1 < len(body) && (body[k+1] == '-' || body[k+1] == '+') {
+				k++
+			}
+			if k+1 == len(body) {
+				return 0, false // "1e" or "1e-"
+			}
+		default:
 			return 0, false
 		}
 	}
-	if body[0] == 'e' || body[0] == 'E' {
+	if digits == 0 {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(body, 64)
-	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return 0, false
-	}
-	if dot := strings.IndexByte(body, '.'); dot >= 0 {
+	if dot >= 0 {
 		e := len(body)
-		if x := strings.IndexAny(body, "eE"); x > dot {
-			e = x
+		if exp > dot {
+			e = exp
 		}
 		v.Decimals = int8(min(e-dot-1, 15))
+	}
+	var f float64
+	if exp < 0 && digits <= 15 {
+		// Exact: the mantissa and the power of ten are both exact
+		// float64s, and one division rounds correctly.
+		var n int64
+		for k := 0; k < len(body); k++ {
+			if body[k] != '.' {
+				n = n*10 + int64(body[k]-'0')
+			}
+		}
+		f = float64(n)
+		if dot >= 0 {
+			f /= pow10[len(body)-dot-1]
+		}
+	} else {
+		var err error
+		f, err = strconv.ParseFloat(body, 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return 0, false
+		}
 	}
 	if neg {
 		f = -f
 	}
 	return f, true
 }
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
 // hasNumber reports whether any field of a record is a number.
 func hasNumber(rec []string, tk *tokens) bool {

@@ -2,8 +2,11 @@ package disclosure
 
 import (
 	"errors"
+	"math"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -223,6 +226,34 @@ func FuzzParseSimpleMatchesGeneral(f *testing.F) {
 					t.Fatalf("cell %d,%d: %+v vs %+v", r, c, fast.Columns[c][r], general.Columns[c][r])
 				}
 			}
+		}
+	})
+}
+
+// FuzzParseNumber checks parseNumber against strconv.ParseFloat: every
+// plain decimal it accepts has exactly the value ParseFloat gives (its
+// fast path divides an exact mantissa by an exact power of ten), and it
+// accepts every plain decimal ParseFloat reads as a finite number.
+func FuzzParseNumber(f *testing.F) {
+	for _, s := range []string{"0", "12", "93.4", "0.1", "-3.25", "1e3", "2.5E-4", ".5", "5.", "123456789012345", "1234567890123456.5", "0.000000000000001", "1e", "e5", "1.2.3", "2000-01", "0-4", "-", "9007199254740993"} {
+		f.Add(s)
+	}
+	plain := regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.ContainsAny(s, ",%$") || strings.Contains(s, "£") {
+			return // separators, percentages and money have their own tests
+		}
+		var v Value
+		got, ok := parseNumber(s, &v)
+		want, err := strconv.ParseFloat(s, 64)
+		valid := plain.MatchString(s) && err == nil && !math.IsInf(want, 0)
+		switch {
+		case ok && !valid:
+			t.Fatalf("parseNumber(%q) = %v, not a plain decimal (ParseFloat: %v)", s, got, err)
+		case !ok && valid:
+			t.Fatalf("parseNumber(%q) refused a number ParseFloat reads as %v", s, want)
+		case ok && got != want:
+			t.Fatalf("parseNumber(%q) = %v, ParseFloat = %v", s, got, want)
 		}
 	})
 }

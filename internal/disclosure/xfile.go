@@ -17,31 +17,63 @@ type xTable struct {
 	counts map[string]int // count column header -> index
 }
 
-// signature is what two tables must share to be compared: the names of
-// their category columns and their set of categories.
-func (x *xTable) signature() string {
+// keyNames joins the lower-cased names of the category columns.
+func (x *xTable) keyNames() string {
 	var names []string
 	for _, k := range x.keys {
 		names = append(names, strings.ToLower(x.c.t.Header[k]))
 	}
+	return strings.Join(names, "\x00")
+}
+
+// index maps each row's category tuple to the row; false when a tuple
+// repeats (the table is not one row per category, so it is not compared).
+func (x *xTable) index() bool {
+	t := x.c.t
+	x.rowOf = make(map[string]int, t.Rows())
+	for row := 0; row < t.Rows(); row++ {
+		var parts []string
+		for _, k := range x.keys {
+			parts = append(parts, strings.ToLower(t.Columns[k][row].Raw))
+		}
+		key := strings.Join(parts, "\x00")
+		if _, ok := x.rowOf[key]; ok {
+			return false
+		}
+		x.rowOf[key] = row
+	}
+	return true
+}
+
+// signature is what two tables must share to be compared: the names of
+// their category columns and their set of categories.
+func (x *xTable) signature() string {
 	cats := make([]string, 0, len(x.rowOf))
 	for k := range x.rowOf {
 		cats = append(cats, k)
 	}
 	sort.Strings(cats)
-	return strings.Join(names, "\x00") + "\x01" + strings.Join(cats, "\x00")
+	return x.keyNames() + "\x01" + strings.Join(cats, "\x00")
 }
 
 // crossFile applies X1 (differencing between tables of one request) and
 // X3 (different rounding bases across files). Tables are grouped by their
 // category signature first, so only tables that can be compared are.
 func crossFile(r *Report, p *Profile) {
-	groups := map[string][]*xTable{}
-	var order []string
 	bases := map[int][]string{} // rounding base -> files
+	// Tables can only share a signature when they share their category
+	// column names and their number of rows, so the category tuples (one
+	// map entry per row) are built only for tables whose name-and-size
+	// group spans two files or more.
+	type shape struct {
+		names string
+		rows  int
+	}
+	var cands []*xTable
+	files := map[shape]map[int]bool{}
 	for fi := range r.Files {
 		for _, c := range r.Files[fi].tables {
-			x := &xTable{file: fi, c: c, rowOf: map[string]int{}, counts: map[string]int{}}
+			x := &xTable{file: fi, c: c, counts: map[string]int{}}
 			for ci, col := range c.cols {
 				switch {
 				case col.Class == ClassLabel || col.Class == ClassKey:
@@ -59,27 +91,28 @@ func crossFile(r *Report, p *Profile) {
 			if len(x.keys) == 0 || len(x.counts) == 0 {
 				continue
 			}
-			dup := false
-			for row := 0; row < c.t.Rows(); row++ {
-				var parts []string
-				for _, k := range x.keys {
-					parts = append(parts, strings.ToLower(c.t.Columns[k][row].Raw))
-				}
-				key := strings.Join(parts, "\x00")
-				if _, ok := x.rowOf[key]; ok {
-					dup = true
-				}
-				x.rowOf[key] = row
+			cands = append(cands, x)
+			sh := shape{x.keyNames(), c.t.Rows()}
+			if files[sh] == nil {
+				files[sh] = map[int]bool{}
 			}
-			if dup {
-				continue
-			}
-			sig := x.signature()
-			if _, ok := groups[sig]; !ok {
-				order = append(order, sig)
-			}
-			groups[sig] = append(groups[sig], x)
+			files[sh][fi] = true
 		}
+	}
+	groups := map[string][]*xTable{}
+	var order []string
+	for _, x := range cands {
+		if len(files[shape{x.keyNames(), x.c.t.Rows()}]) < 2 {
+			continue
+		}
+		if !x.index() {
+			continue
+		}
+		sig := x.signature()
+		if _, ok := groups[sig]; !ok {
+			order = append(order, sig)
+		}
+		groups[sig] = append(groups[sig], x)
 	}
 	for _, sig := range order {
 		g := groups[sig]
