@@ -144,7 +144,7 @@ func classifyHeader(h string) (Class, string) {
 		return ClassDoF, sig
 	case has("z", "t", "chi2", "statistic", "stat"):
 		return ClassStat, sig
-	case has("rate", "pct", "percent", "percentage", "ratio") || strings.Contains(low, "%") || anyWord(w, reProp):
+	case has("rate", "pct", "percent", "percentage", "ratio", "share") || strings.Contains(low, "%") || anyWord(w, reProp):
 		if has("rate", "ratio") {
 			return ClassRate, sig
 		}

@@ -273,22 +273,20 @@ func (c *checker) totalRules() {
 	// T3 (rounded lines, one hidden cell) and T5.
 	h := float64(p.Rounding.Base / 2)
 	for _, l := range ls {
-		if !lineRounded(l) {
-			continue
-		}
+		rounded := lineRounded(l)
 		tv := t.Columns[l.total[1]][l.total[0]]
 		if tv.Kind != KindNumber {
 			continue
 		}
 		var hiddenCells [][2]int
-		sum, known := 0.0, 0
+		sum, shown := 0.0, 0
 		ok := true
 		for _, cell := range l.cells {
 			v := t.Columns[cell[1]][cell[0]]
 			switch {
 			case v.Kind == KindNumber:
 				sum += v.Num
-				known++
+				shown++
 			case c.hidden(v, cell[1]):
 				hiddenCells = append(hiddenCells, cell)
 			default:
@@ -296,6 +294,16 @@ func (c *checker) totalRules() {
 			}
 		}
 		if !ok {
+			continue
+		}
+		if len(hiddenCells) == 2 {
+			_, r0 := known[hiddenCells[0]]
+			_, r1 := known[hiddenCells[1]]
+			if !r0 && !r1 {
+				c.smallGroupRule(l, tv.Num, sum, shown, hiddenCells, rounded)
+			}
+		}
+		if !rounded {
 			continue
 		}
 		if p.Rounding.Required && tv.Num != sum {
@@ -314,8 +322,8 @@ func (c *checker) totalRules() {
 		if p.Zeros == "fail" {
 			lo = 0
 		}
-		sLo := (tv.Num - h) - (sum + h*float64(known))
-		sHi := (tv.Num + h) - (sum - h*float64(known))
+		sLo := (tv.Num - h) - (sum + h*float64(shown))
+		sHi := (tv.Num + h) - (sum - h*float64(shown))
 		a, b := math.Max(lo, sLo), math.Min(T, sHi)
 		cell := hiddenCells[0]
 		ev := map[string]any{"interval": []float64{a, b}, "T": p.T()}
@@ -375,6 +383,12 @@ func (c *checker) ratios() []ratio {
 			}
 		}
 		if found {
+			continue
+		}
+		// Shares of a total row: the total row shows 100 (or 1) and each
+		// row's share is its count over the total row's count.
+		if a, s, ok := c.shareOfTotalRow(rc, ints); ok {
+			out = append(out, ratio{r: rc, a: a, b: -1, scale: s, share: true})
 			continue
 		}
 		// Shares: a percent column summing to 100 (or 1), of a count column.
@@ -476,6 +490,7 @@ func (c *checker) rateRules() {
 			c.add(c.finding("R4", Review, -1, rc, fmt.Sprintf("column %s is a rate or percentage with no counts behind it in the file", col.Name),
 				"add the rounded numerator and denominator columns (underlying counts required)", ev))
 		}
+		c.shareRecoveryRule(rc)
 		proportion := c.maxOf(rc) <= 1 && !c.anyPercentSign(rc)
 		for r := 0; r < t.Rows(); r++ {
 			v := t.Columns[rc][r]
@@ -509,6 +524,11 @@ func (c *checker) shareRule(rt ratio) {
 	for r := 0; r < t.Rows(); r++ {
 		if v := t.Columns[rt.a][r]; v.Kind == KindNumber && !c.isTotalRow(r) {
 			total += v.Num
+		}
+	}
+	if len(c.totalRows) == 1 {
+		if v := t.Columns[rt.a][c.totalRows[0]]; v.Kind == KindNumber {
+			total = v.Num // the shares are of the total shown
 		}
 	}
 	if total == 0 {
