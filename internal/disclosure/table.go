@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Kind is what a cell holds once normalised.
@@ -21,14 +22,14 @@ const (
 	KindText                  // anything else
 )
 
-// Value is one normalised cell.
+// Value is one normalised cell. It is 32 bytes: a long table holds
+// one per cell.
 type Value struct {
-	Raw  string
-	Kind Kind
+	Raw string
 	// Num is the number (KindNumber) or the bound (KindBound). For
-	// "12 (3.4%)" it is 12 and Pct is 3.4.
-	Num float64
-	Pct float64
+	// "12 (3.4%)" it is 12 and HasPct is set.
+	Num  float64
+	Kind Kind
 	// Decimals is how many digits follow the decimal point, which sets the
 	// display tolerance (half a unit in the last place).
 	Decimals int8
@@ -128,13 +129,16 @@ func ParseCSV(file string, data []byte, p *Profile) ([]*Table, error) {
 		return nil, &ParseError{Line: line, Message: "the file is not valid UTF-8", Hint: "save the file as UTF-8 (for example pandas' to_csv(..., encoding=\"utf-8\"))"}
 	}
 	tk := newTokens(p)
-	if t, ok, err := parseSimple(file, string(data), tk); ok {
+	// The tables' Raw strings point into data, which is read only from
+	// here on: no copy of the file is made.
+	text := unsafe.String(unsafe.SliceData(data), len(data))
+	if t, ok, err := parseSimple(file, text, tk); ok {
 		if err != nil {
 			return nil, err
 		}
 		return []*Table{t}, nil
 	}
-	records, lines, err := splitRecords(string(data))
+	records, lines, err := splitRecords(text)
 	if err != nil {
 		return nil, err
 	}
@@ -288,19 +292,25 @@ func buildTable(file string, records [][]string, lines []int, tk *tokens) (*Tabl
 	return t, nil
 }
 
-// normalise classifies one cell's text.
+// normalise classifies one cell's text. Cells that are not numbers
+// (labels, dates, bands, tokens) repeat on every row of a long table and
+// are cached.
 func normalise(raw string, tk *tokens) Value {
-	if raw != "" && (raw[0] < '0' || raw[0] > '9') && raw[0] != '-' {
-		if v, ok := tk.texts[raw]; ok {
+	if raw != "" && (raw[0] >= '0' && raw[0] <= '9' || raw[0] == '-' || raw[0] == '.') {
+		var v Value
+		if n, ok := parseNumber(raw, &v); ok {
+			v.Raw, v.Kind, v.Num = raw, KindNumber, n
 			return v
 		}
-		v := normaliseSlow(raw, tk)
-		if v.Kind != KindNumber && len(tk.texts) < 4096 {
-			tk.texts[raw] = v
-		}
+	}
+	if v, ok := tk.texts[raw]; ok {
 		return v
 	}
-	return normaliseSlow(raw, tk)
+	v := normaliseSlow(raw, tk)
+	if v.Kind != KindNumber && len(tk.texts) < 4096 {
+		tk.texts[raw] = v
+	}
+	return v
 }
 
 // normaliseSlow is normalise without the cache.
@@ -346,9 +356,9 @@ func normaliseSlow(raw string, tk *tokens) Value {
 	if open := strings.IndexByte(s, '('); open > 0 && strings.HasSuffix(s, ")") {
 		var a, b Value
 		if n, ok := parseNumber(strings.TrimSpace(s[:open]), &a); ok {
-			if pct, ok := parseNumber(strings.TrimSpace(s[open+1:len(s)-1]), &b); ok && b.Percent {
+			if _, ok := parseNumber(strings.TrimSpace(s[open+1:len(s)-1]), &b); ok && b.Percent {
 				v.Kind, v.Num, v.Decimals = KindNumber, n, a.Decimals
-				v.HasPct, v.Pct = true, pct
+				v.HasPct = true
 				return v
 			}
 		}
@@ -494,19 +504,28 @@ func hasNumber(rec []string, tk *tokens) bool {
 }
 
 // parseSimple parses the common case in one pass, straight into columns:
-// no quotes anywhere, no blank lines, more than one column. ok is false
-// when the input is not that case (ParseCSV then takes the general path,
-// which gives the same tables); err is a ragged row.
+// no quotes anywhere, no blank lines, no CR but in CRLF line ends, more
+// than one column. ok is false when the input is not that case (ParseCSV
+// then takes the general path, which gives the same tables); err is a
+// ragged row. Plain integers (the most common cell of an aggregated
+// table) are read while the field is scanned.
 func parseSimple(file, s string, tk *tokens) (t *Table, ok bool, err error) {
 	if strings.IndexByte(s, '"') >= 0 {
 		return nil, false, nil
+	}
+	crlf := false
+	if cr := strings.Count(s, "\r"); cr > 0 {
+		if cr != strings.Count(s, "\r\n") {
+			return nil, false, nil // a lone CR: the general path
+		}
+		crlf = true
 	}
 	nl := strings.IndexByte(s, '\n')
 	if nl < 0 {
 		nl = len(s)
 	}
 	headerLine := strings.TrimSuffix(s[:nl], "\r")
-	if strings.TrimSpace(headerLine) == "" || strings.IndexByte(headerLine, '\r') >= 0 {
+	if strings.TrimSpace(headerLine) == "" {
 		return nil, false, nil
 	}
 	header := strings.Split(headerLine, ",")
@@ -520,29 +539,53 @@ func parseSimple(file, s string, tk *tokens) (t *Table, ok bool, err error) {
 		t.Header[c] = strings.TrimSpace(h)
 		t.Columns[c] = make([]Value, 0, est)
 	}
+	cols := t.Columns
 	line := 1
 	for pos := nl + 1; pos < len(s); {
 		line++
-		end := strings.IndexByte(s[pos:], '\n')
-		var rec string
-		if end < 0 {
-			rec, pos = s[pos:], len(s)
-		} else {
-			rec, pos = s[pos:pos+end], pos+end+1
-		}
-		rec = strings.TrimSuffix(rec, "\r")
-		if strings.IndexByte(rec, '\r') >= 0 || strings.TrimSpace(rec) == "" {
-			return nil, false, nil // a lone CR or a blank line: the general path
-		}
-		if n := strings.Count(rec, ",") + 1; n != width {
-			return nil, true, &ParseError{Line: line, Message: fmt.Sprintf("row has %d fields but the header has %d (ragged rows)", n, width), Hint: "give every row as many fields as the header; quote fields that contain commas"}
-		}
-		c, start := 0, 0
-		for i := 0; i <= len(rec); i++ {
-			if i == len(rec) || rec[i] == ',' {
-				t.Columns[c] = append(t.Columns[c], normalise(rec[start:i], tk))
-				c++
-				start = i + 1
+		recStart := pos
+		for c := 0; ; c++ {
+			// Scan one field, reading it as an integer on the way.
+			start, i := pos, pos
+			var n int64
+			digits := true
+			for ; i < len(s); i++ {
+				b := s[i]
+				if b == ',' || b == '\n' {
+					break
+				}
+				if d := b - '0'; d <= 9 {
+					n = n*10 + int64(d)
+				} else {
+					digits = false
+				}
+			}
+			end := i
+			last := i == len(s) || s[i] == '\n'
+			if last && crlf && end > start && s[end-1] == '\r' {
+				end--
+				digits = false
+			}
+			field := s[start:end]
+			pos = i + 1
+			if last && c == 0 && strings.TrimSpace(field) == "" {
+				return nil, false, nil // a blank line: the general path
+			}
+			if c >= width || last && c != width-1 {
+				rec := s[recStart:]
+				if j := strings.IndexByte(rec, '\n'); j >= 0 {
+					rec = s[recStart : recStart+j]
+				}
+				n := strings.Count(strings.TrimSuffix(rec, "\r"), ",") + 1
+				return nil, true, &ParseError{Line: line, Message: fmt.Sprintf("row has %d fields but the header has %d (ragged rows)", n, width), Hint: "give every row as many fields as the header; quote fields that contain commas"}
+			}
+			if digits && len(field) > 0 && len(field) <= 15 {
+				cols[c] = append(cols[c], Value{Raw: field, Kind: KindNumber, Num: float64(n)})
+			} else {
+				cols[c] = append(cols[c], normalise(field, tk))
+			}
+			if last {
+				break
 			}
 		}
 	}
