@@ -201,6 +201,15 @@ func statsOf(col []Value, allDistinct bool) colStats {
 	// checks run once per distinct value, not once per cell.
 	seen := map[string]int{}
 	overflow := 0
+	// Labels come in runs in long tables: a run is counted once.
+	run, runLen := "", 0
+	count := func(raw string) {
+		if len(seen) < 1<<16 || seen[raw] > 0 {
+			seen[raw]++
+		} else {
+			overflow++ // past 65,536 distinct values, each new one counts as distinct
+		}
+	}
 	for _, v := range col {
 		switch v.Kind {
 		case KindMissing:
@@ -229,11 +238,12 @@ func statsOf(col []Value, allDistinct bool) colStats {
 		if v.Kind == KindNumber && !allDistinct {
 			continue // numbers are distinct-counted only for *_id columns
 		}
-		if len(seen) < 1<<16 || seen[v.Raw] > 0 {
-			seen[v.Raw]++
-		} else {
-			overflow++ // past 65,536 distinct values, each new one counts as distinct
+		if runLen > 0 && v.Raw == run && seen[run] > 0 {
+			seen[run]++
+			continue
 		}
+		count(v.Raw)
+		run, runLen = v.Raw, 1
 	}
 	s.distinct = len(seen) + overflow
 	for raw, n := range seen {

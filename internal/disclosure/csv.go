@@ -194,6 +194,16 @@ func (c *checker) prepareColumns() {
 }
 
 func isTotalLabel(s string) bool {
+	// Most labels are not totals: reject them by length and first letter
+	// before lower-casing.
+	if len(s) < 3 || len(s) > 16 {
+		return false
+	}
+	switch s[0] | 0x20 {
+	case 't', 'a', 'o', 's', 'g', ' ' | 0x20:
+	default:
+		return false
+	}
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "total", "all", "overall", "sum", "totals", "all patients", "grand total":
 		return true

@@ -42,7 +42,7 @@ type Value struct {
 // decimals it shows (pandas writes counts as 6.0 when a column has a
 // missing value).
 func (v Value) IsInt() bool {
-	return v.Kind == KindNumber && !v.Percent && v.Num == math.Trunc(v.Num) && math.Abs(v.Num) < 1<<53
+	return v.Kind == KindNumber && !v.Percent && v.Num > -(1<<53) && v.Num < 1<<53 && float64(int64(v.Num)) == v.Num
 }
 
 // Tolerance is half a unit in the last place shown.
