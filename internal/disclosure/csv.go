@@ -89,6 +89,7 @@ func (c *checker) run() {
 	c.rateRules()
 	c.magnitudeRules()
 	c.modelRules()
+	c.survivalRules()
 }
 
 // finding builds a finding at a 0-based row (-1 for none) and column (-1
