@@ -5,6 +5,8 @@ package gctune
 import (
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 )
 
 // ShortLivedPercent is the GOGC value for commands that read one input, work
@@ -24,4 +26,45 @@ func ForShortLivedCommand() (restore func()) {
 	}
 	old := debug.SetGCPercent(ShortLivedPercent)
 	return func() { debug.SetGCPercent(old) }
+}
+
+// BatchMemoryShare is the share of the machine's memory (or of the
+// cgroup's limit, when lower) up to which ForBatchCommand lets the heap
+// grow before collecting.
+const BatchMemoryShare = 0.5
+
+// ForBatchCommand is for commands that build one large structure, read it
+// and exit (outputs check on a 150 MB table holds about 1 GB of cells to
+// the end): the collector is off until the heap nears BatchMemoryShare of
+// the memory available, so it never marks the growing structure again
+// and again. Without a known memory size it falls back to
+// ForShortLivedCommand. A GOGC or GOMEMLIMIT of the user's own is kept.
+func ForBatchCommand() (restore func()) {
+	_, gogc := os.LookupEnv("GOGC")
+	_, limit := os.LookupEnv("GOMEMLIMIT")
+	if gogc || limit {
+		return func() {}
+	}
+	avail := availableMemory()
+	if avail == 0 {
+		return ForShortLivedCommand()
+	}
+	oldLimit := debug.SetMemoryLimit(int64(float64(avail) * BatchMemoryShare))
+	oldPercent := debug.SetGCPercent(-1)
+	return func() {
+		debug.SetGCPercent(oldPercent)
+		debug.SetMemoryLimit(oldLimit)
+	}
+}
+
+// availableMemory is the physical memory, or the cgroup v2 memory limit
+// when one is set and lower; 0 when neither is known.
+func availableMemory() uint64 {
+	mem := physicalMemory()
+	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && (mem == 0 || n < mem) {
+			mem = n
+		}
+	}
+	return mem
 }

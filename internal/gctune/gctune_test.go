@@ -35,3 +35,40 @@ func TestForShortLivedCommandWithoutGOGC(t *testing.T) {
 		t.Errorf("restore left %d, want 100", got)
 	}
 }
+
+func TestForBatchCommand(t *testing.T) {
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		t.Setenv(k, "x")
+		if err := os.Unsetenv(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if availableMemory() == 0 {
+		t.Skip("memory size unknown here: ForBatchCommand falls back to ForShortLivedCommand")
+	}
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	restore := ForBatchCommand()
+	if got := debug.SetGCPercent(-1); got != -1 {
+		t.Errorf("collector percent %d, want off (-1)", got)
+	}
+	limit := debug.SetMemoryLimit(-1)
+	if want := int64(float64(availableMemory()) * BatchMemoryShare); limit != want {
+		t.Errorf("memory limit %d, want %d", limit, want)
+	}
+	restore()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("restore left percent %d, want 100", got)
+	}
+}
+
+func TestForBatchCommandKeepsUserSettings(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	restore := ForBatchCommand()
+	defer restore()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOMEMLIMIT set the percent changed to %d", got)
+	}
+}
