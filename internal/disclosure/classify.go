@@ -201,13 +201,21 @@ func statsOf(col []Value, allDistinct bool) colStats {
 	// checks run once per distinct value, not once per cell.
 	seen := map[string]int{}
 	overflow := 0
-	// Labels come in runs in long tables: a run is counted once.
-	run, runLen := "", 0
-	count := func(raw string) {
+	// Labels repeat: the last few distinct ones are counted in a small
+	// array first, and reach the map only when they leave it.
+	var recent [8]struct {
+		raw string
+		n   int
+	}
+	next := 0
+	flush := func(raw string, n int) {
+		if n == 0 {
+			return
+		}
 		if len(seen) < 1<<16 || seen[raw] > 0 {
-			seen[raw]++
+			seen[raw] += n
 		} else {
-			overflow++ // past 65,536 distinct values, each new one counts as distinct
+			overflow += n // past 65,536 distinct values, each new one counts as distinct
 		}
 	}
 	for _, v := range col {
@@ -238,12 +246,22 @@ func statsOf(col []Value, allDistinct bool) colStats {
 		if v.Kind == KindNumber && !allDistinct {
 			continue // numbers are distinct-counted only for *_id columns
 		}
-		if runLen > 0 && v.Raw == run && seen[run] > 0 {
-			seen[run]++
-			continue
+		hit := false
+		for i := range recent {
+			if recent[i].n > 0 && recent[i].raw == v.Raw {
+				recent[i].n++
+				hit = true
+				break
+			}
 		}
-		count(v.Raw)
-		run, runLen = v.Raw, 1
+		if !hit {
+			flush(recent[next].raw, recent[next].n)
+			recent[next].raw, recent[next].n = v.Raw, 1
+			next = (next + 1) % len(recent)
+		}
+	}
+	for _, e := range recent {
+		flush(e.raw, e.n)
 	}
 	s.distinct = len(seen) + overflow
 	for raw, n := range seen {
