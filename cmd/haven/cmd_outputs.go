@@ -21,12 +21,12 @@ against a disclosure profile, and applies the controls that make them safe.
 
 See docs/outputs.md for every rule, the profiles and the report format.`,
 	}
-	subs := append([]*cobra.Command{a.outputsCheckCommand(), a.outputsBundleCommand(), a.outputsStripHTMLCommand()}, a.outputsControlCommands()...)
+	subs := append([]*cobra.Command{a.outputsCheckCommand(), a.outputsBundleCommand(), a.outputsStripHTMLCommand(), a.outputsVerifyCommand()}, a.outputsControlCommands()...)
 	for _, c := range subs {
 		c.RunE = runE(c.RunE)
 		// Each reads its inputs, writes a result and exits: tune the
 		// collector for that (internal/gctune).
-		c.PreRun = func(*cobra.Command, []string) { gctune.ForShortLivedCommand() }
+		c.PreRun = func(*cobra.Command, []string) { gctune.ForBatchCommand() }
 		cmd.AddCommand(c)
 	}
 	return cmd
