@@ -1,15 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/disclosure"
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 )
 
 // controlFlags says which flags an apply command takes beyond --profile,
@@ -85,12 +91,21 @@ recovered from the table's totals. Modes:
                     non-zero cell, until no hidden cell can be worked out;
                     then round when the profile requires it (the default
                     otherwise)
+  next-smallest     cohort-extractor's rule, keeping the true totals:
+                    redact counts at or below T, then, wherever the hidden
+                    cells of a row or column with a total add up to T or
+                    less, also hide every cell equal to its next-smallest
+                    value, until nothing changes; then round when the
+                    profile requires it. It protects each line on its
+                    own: in a table with both row and column totals use
+                    complementary if protect reports a recoverable cell
 
 The result is checked under the profile; if a small count, an unrounded
 count or a recoverable cell remains, protect writes nothing and says which
 cells are at fault.`,
 			`  haven outputs protect output/table.csv output/table_protected.csv
-  haven outputs protect --profile acro --mode complementary in.csv out.csv`,
+  haven outputs protect --profile acro --mode complementary in.csv out.csv
+  haven outputs protect --profile acro --mode next-smallest in.csv out.csv`,
 			controlFlags{threshold: true, token: true, mode: true},
 			disclosure.Protect),
 	}
@@ -98,7 +113,7 @@ cells are at fault.`,
 
 // outputsControlCommand builds one apply command.
 func (a *app) outputsControlCommand(name, short, long, example string, fl controlFlags, apply controlApply) *cobra.Command {
-	var profile, token, mode, audit string
+	var profile, token, mode, audit, manifest string
 	var columns []string
 	var threshold, base int
 	var force bool
@@ -115,9 +130,17 @@ every changed cell as row,column,before,after,reason; it may hold the
 values the control hid, so keep it inside the workspace and never release
 it.
 
+--manifest FILE records the controls in FILE, a context file as
+'haven outputs check --context' and 'haven outputs bundle --context' read
+it (created if missing): the entry for OUT (its path relative to the
+current folder) gets controls, such as redact<=7,round5 or midpoint6, and
+for midpoint6 the renamed columns are declared counts. Other entries, and
+OUT's other fields, are kept.
+
 Exit codes:
   0  the file was written
-  1  the input cannot be processed, or OUT exists
+  1  the input cannot be processed, OUT exists, or the manifest cannot
+     be read or updated
   2  usage error
   3  internal error`,
 		Example: example,
@@ -131,9 +154,9 @@ Exit codes:
 				return usageError{fmt.Errorf("--base %d is negative: give a rounding base of at least 1, or leave it out to use the profile's", base)}
 			}
 			switch mode {
-			case "", disclosure.ProtectRecomputeTotals, disclosure.ProtectComplementary:
+			case "", disclosure.ProtectRecomputeTotals, disclosure.ProtectComplementary, disclosure.ProtectNextSmallest:
 			default:
-				return usageError{fmt.Errorf("unknown --mode %q: use %s or %s", mode, disclosure.ProtectRecomputeTotals, disclosure.ProtectComplementary)}
+				return usageError{fmt.Errorf("unknown --mode %q: use %s or %s (or %s, cohort-extractor's rule)", mode, disclosure.ProtectRecomputeTotals, disclosure.ProtectComplementary, disclosure.ProtectNextSmallest)}
 			}
 			audit := audit
 			if audit == "" {
@@ -145,9 +168,19 @@ Exit codes:
 			if sameFile(audit, in) || sameFile(audit, out) {
 				return usageError{fmt.Errorf("--audit %s is the input or the output file: give the audit log a name of its own", audit)}
 			}
+			if manifest != "" && (sameFile(manifest, in) || sameFile(manifest, out) || sameFile(manifest, audit)) {
+				return usageError{fmt.Errorf("--manifest %s is the input, the output or the audit log: give the manifest a name of its own, such as release.yaml", manifest)}
+			}
 			p, err := disclosure.LoadProfile(profile)
 			if err != nil {
 				return haven.Errorf(haven.EINVALID, "%v", err)
+			}
+			if manifest != "" {
+				// A manifest that cannot be updated is found before OUT is
+				// written.
+				if _, err := readManifest(manifest); err != nil {
+					return haven.Errorf(haven.EINVALID, "--manifest: %v (nothing was written)", err)
+				}
 			}
 			if !force {
 				for _, f := range []string{out, audit} {
@@ -170,6 +203,11 @@ Exit codes:
 				if errors.As(err, &pe) && pe.Hint != "" {
 					return haven.Errorf(haven.EINVALID, "%s: %v; %s", in, err, pe.Hint)
 				}
+				if mode == disclosure.ProtectNextSmallest && strings.Contains(err.Error(), "could not reach a safe table") {
+					// Next-smallest protects each line on its own; cells
+					// recovered across crossing totals need complementary.
+					return haven.Errorf(haven.EINVALID, "%s: %v (next-smallest protects each row and column on its own: --mode complementary also protects cells that crossing totals reveal)", in, err)
+				}
 				return haven.Errorf(haven.EINVALID, "%s: %v", in, err)
 			}
 			if err := disclosure.WriteFileAtomic(audit, disclosure.AuditCSV(entries)); err != nil {
@@ -189,6 +227,23 @@ Exit codes:
 				noun = "cell"
 			}
 			fmt.Fprintf(a.stdout, "wrote %s: %d %s changed (audit: %s)\n", out, cells, noun, audit)
+			if manifest == "" {
+				return nil
+			}
+			controls := declaredControls(name, p, opts, mode)
+			key, err := manifestKey(out)
+			if err != nil {
+				return haven.Errorf(haven.EINVALID, "wrote %s but did not update the manifest %s: %v", out, manifest, err)
+			}
+			from, err := updateManifest(manifest, key, controls, renamedColumns(entries))
+			if err != nil {
+				return haven.Errorf(haven.EINVALID, "wrote %s but did not update the manifest %s: %v; fix it, then run the command again with --force", out, manifest, err)
+			}
+			fmt.Fprintf(a.stdout, "declared %s in %s: controls %s", key, manifest, controls)
+			if from != "" {
+				fmt.Fprintf(a.stdout, " (its other fields copied from the entry %s, which matched it before)", from)
+			}
+			fmt.Fprintln(a.stdout)
 			return nil
 		},
 	}
@@ -205,10 +260,11 @@ Exit codes:
 		f.StringVar(&token, "token", "", "the `text` that replaces a redacted cell (default the profile's redaction_token)")
 	}
 	if fl.mode {
-		f.StringVar(&mode, "mode", "", "recompute-totals or complementary (default recompute-totals when the profile requires rounding, else complementary)")
+		f.StringVar(&mode, "mode", "", "recompute-totals, complementary or next-smallest (default recompute-totals when the profile requires rounding, else complementary)")
 	}
 	f.StringVar(&audit, "audit", "", "write the audit log to `FILE` (default OUT.audit.csv)")
 	f.BoolVar(&force, "force", false, "overwrite OUT and the audit log if they exist")
+	f.StringVar(&manifest, "manifest", "", "record the controls applied in the context `FILE` (YAML, as check --context reads; created if missing)")
 	return cmd
 }
 
@@ -229,4 +285,264 @@ func sameFile(a, b string) bool {
 func suggestOut(in, control string) string {
 	ext := filepath.Ext(in)
 	return in[:len(in)-len(ext)] + "_" + control + ext
+}
+
+// declaredControls is the controls string an apply command records in the
+// manifest: the steps applied, in order, separated by commas (docs/outputs.md):
+//
+//	protect:MODE  secondary suppression in that mode (first, for protect)
+//	redact<=T     counts from 1 to T redacted
+//	redact0       zeros redacted too (profiles where zeros fail)
+//	roundB        the other counts rounded to the nearest B, totals recomputed
+//	midpoint6     midpoint-6 rounding
+//	token=TEXT    the redaction token, when --token replaced the profile's
+func declaredControls(name string, p *disclosure.Profile, o disclosure.ControlOptions, mode string) string {
+	t, base := o.Threshold, o.Base
+	if t == 0 {
+		t = p.T()
+	}
+	if base == 0 {
+		base = p.Rounding.Base
+	}
+	redact := []string{fmt.Sprintf("redact<=%d", t)}
+	if p.Zeros == "fail" {
+		redact = append(redact, "redact0")
+	}
+	round := fmt.Sprintf("round%d", base)
+	var steps []string
+	switch name {
+	case "redact":
+		steps = redact
+	case "round":
+		steps = append(redact, round)
+	case "midpoint6":
+		steps = []string{"midpoint6"}
+	case "protect":
+		if mode == "" {
+			mode = disclosure.DefaultProtectMode(p)
+		}
+		steps = append([]string{"protect:" + mode}, redact...)
+		if mode == disclosure.ProtectRecomputeTotals || p.Rounding.Required {
+			steps = append(steps, round)
+		}
+	default:
+		steps = []string{name}
+	}
+	if tok := strings.TrimSpace(o.Token); tok != "" {
+		steps = append(steps, "token="+tok)
+	}
+	return strings.Join(steps, ",")
+}
+
+// renamedColumns are the new names of the columns a control renamed (the
+// audit log's header entries): midpoint6's …_midpoint6 and
+// …_midpoint6_derived columns.
+func renamedColumns(entries []disclosure.AuditEntry) []string {
+	var out []string
+	for _, e := range entries {
+		if e.Row == 0 && e.After != "" {
+			out = append(out, e.After)
+		}
+	}
+	return out
+}
+
+// manifestKey is OUT's path as 'haven outputs check' and 'bundle' name it:
+// cleaned and slash-separated, relative to the current folder when an
+// absolute path lies under it.
+func manifestKey(out string) (string, error) {
+	p := filepath.Clean(out)
+	if filepath.IsAbs(p) {
+		cwd, err := os.Getwd()
+		if err != nil {
+			return "", fmt.Errorf("cannot find the current folder: %v", err)
+		}
+		if rel, err := filepath.Rel(cwd, p); err == nil && filepath.IsLocal(rel) {
+			p = rel
+		}
+	}
+	return filepath.ToSlash(p), nil
+}
+
+// readManifest reads a context file as a YAML document whose top is a
+// mapping; a file that does not exist, or is empty, gives an empty one. A
+// file the checker would refuse (unknown fields, wrong types) is an error.
+func readManifest(file string) (*yaml.Node, error) {
+	empty := func(head string) *yaml.Node {
+		return &yaml.Node{Kind: yaml.DocumentNode, HeadComment: head, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
+	}
+	data, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if fi, err := os.Stat(filepath.Dir(file)); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("cannot create %s: the folder %s does not exist; create it, or give a manifest in an existing folder", file, filepath.Dir(file))
+		}
+		return empty(""), nil
+	case err != nil:
+		return nil, fmt.Errorf("cannot read %s: %v", file, err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return empty(""), nil
+	}
+	if _, err := disclosure.LoadContext(file); err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return empty(""), nil // comments only
+		}
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s holds more than one YAML document (---): haven reads only the first, so it will not rewrite the file; keep one document in it", file)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return empty(doc.HeadComment), nil
+	}
+	if top := doc.Content[0]; top.Kind == yaml.ScalarNode && top.Tag == "!!null" {
+		doc.Content[0] = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", HeadComment: top.HeadComment}
+	} else if top.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s is not a mapping: a context file starts with `outputs:`, mapping each path or glob to its context (docs/outputs.md)", file)
+	}
+	return &doc, nil
+}
+
+// updateManifest sets the controls of the entry for key in the context
+// file, and declares columns (midpoint-6 ones) as counts, keeping every
+// other entry and field, and writes the file atomically. An entry that
+// does not exist yet starts as a copy of the glob entry that matched key
+// (the checker reads an exact entry instead of a glob), whose name is
+// returned.
+func updateManifest(file, key, controls string, columns []string) (string, error) {
+	doc, err := readManifest(file)
+	if err != nil {
+		return "", err
+	}
+	top := doc.Content[0]
+	outputs := yamlMapValue(top, "outputs")
+	if outputs == nil {
+		outputs = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		yamlAppend(top, yamlString("outputs"), outputs)
+	}
+	if err := yamlEnsureMapping(outputs, "outputs"); err != nil {
+		return "", err
+	}
+	from := ""
+	entry := yamlMapValue(outputs, key)
+	if entry == nil {
+		entry = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		var globs []string
+		for i := 0; i+1 < len(outputs.Content); i += 2 {
+			globs = append(globs, outputs.Content[i].Value)
+		}
+		sort.Strings(globs)
+		for _, g := range globs {
+			if ok, _ := path.Match(g, key); ok {
+				entry, from = yamlCopy(yamlMapValue(outputs, g)), g
+				break
+			}
+		}
+		yamlAppend(outputs, yamlString(key), entry)
+	}
+	if err := yamlEnsureMapping(entry, "the entry "+key); err != nil {
+		return "", err
+	}
+	yamlSet(entry, "controls", yamlString(controls))
+	if len(columns) > 0 {
+		cols := yamlMapValue(entry, "columns")
+		if cols == nil {
+			cols = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			yamlAppend(entry, yamlString("columns"), cols)
+		}
+		if err := yamlEnsureMapping(cols, "the columns of "+key); err != nil {
+			return "", err
+		}
+		for _, c := range columns {
+			yamlSet(cols, c, yamlString(string(disclosure.ClassCount)))
+		}
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return "", fmt.Errorf("cannot encode the manifest: %v", err)
+	}
+	if err := enc.Close(); err != nil {
+		return "", fmt.Errorf("cannot encode the manifest: %v", err)
+	}
+	// The checker must read back what was written.
+	dec := yaml.NewDecoder(bytes.NewReader(b.Bytes()))
+	dec.KnownFields(true)
+	var ctx disclosure.Context
+	if err := dec.Decode(&ctx); err != nil {
+		return "", fmt.Errorf("the updated manifest would not load (%v): check %s by hand", err, file)
+	}
+	if err := disclosure.WriteFileAtomic(file, b.Bytes()); err != nil {
+		return "", err
+	}
+	return from, nil
+}
+
+func yamlString(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+}
+
+// yamlMapValue is the value of key in mapping m, or nil.
+func yamlMapValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Kind == yaml.ScalarNode && m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func yamlAppend(m, k, v *yaml.Node) { m.Content = append(m.Content, k, v) }
+
+// yamlSet replaces the value of key in m, keeping its comments, or adds it.
+func yamlSet(m *yaml.Node, key string, v *yaml.Node) {
+	if old := yamlMapValue(m, key); old != nil {
+		v.LineComment, v.HeadComment, v.FootComment = old.LineComment, old.HeadComment, old.FootComment
+		*old = *v
+		return
+	}
+	yamlAppend(m, yamlString(key), v)
+}
+
+// yamlEnsureMapping makes n a mapping it can change: an empty value
+// becomes an empty mapping, an alias a copy of what it names.
+func yamlEnsureMapping(n *yaml.Node, what string) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		c := yamlCopy(n.Alias)
+		c.LineComment, c.HeadComment, c.FootComment = n.LineComment, n.HeadComment, n.FootComment
+		*n = *c
+	}
+	switch {
+	case n.Kind == yaml.MappingNode:
+		return nil
+	case n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == ""):
+		*n = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", LineComment: n.LineComment, HeadComment: n.HeadComment, FootComment: n.FootComment}
+		return nil
+	}
+	return fmt.Errorf("%s is not a mapping (line %d): make it one, as in docs/outputs.md", what, n.Line)
+}
+
+// yamlCopy copies a node deeply, without its anchor (one anchor per file).
+func yamlCopy(n *yaml.Node) *yaml.Node {
+	if n == nil {
+		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return yamlCopy(n.Alias)
+	}
+	c := *n
+	c.Anchor = ""
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, x := range n.Content {
+		c.Content[i] = yamlCopy(x)
+	}
+	return &c
 }

@@ -57,6 +57,10 @@ const (
 	// ProtectComplementary keeps true totals and suppresses further cells
 	// until no redacted cell can be recovered from them.
 	ProtectComplementary = "complementary"
+	// ProtectNextSmallest keeps true totals and follows cohort-extractor:
+	// wherever the suppressed cells of a line add up to T or less, every
+	// cell equal to the line's next-smallest value is suppressed too.
+	ProtectNextSmallest = "next-smallest"
 )
 
 // DefaultProtectMode is the Protect mode used when none is given:
@@ -165,8 +169,8 @@ func Protect(data []byte, o ControlOptions, mode string) ([]byte, []AuditEntry, 
 	if mode == "" {
 		mode = DefaultProtectMode(o.Profile)
 	}
-	if mode != ProtectRecomputeTotals && mode != ProtectComplementary {
-		return nil, nil, fmt.Errorf("unknown protect mode %q: use %s or %s", mode, ProtectRecomputeTotals, ProtectComplementary)
+	if mode != ProtectRecomputeTotals && mode != ProtectComplementary && mode != ProtectNextSmallest {
+		return nil, nil, fmt.Errorf("unknown protect mode %q: use %s, %s or %s", mode, ProtectRecomputeTotals, ProtectComplementary, ProtectNextSmallest)
 	}
 	c, err := newControl(data, o, "protect")
 	if err != nil {
@@ -176,7 +180,11 @@ func Protect(data []byte, o ControlOptions, mode string) ([]byte, []AuditEntry, 
 		c.redactThenRound()
 	} else {
 		c.redactSmall(true)
-		c.suppressComplementary()
+		if mode == ProtectNextSmallest {
+			c.suppressNextSmallest()
+		} else {
+			c.suppressComplementary()
+		}
 		rounded := false
 		if c.p.Rounding.Required {
 			c.roundVisible(true)
@@ -983,6 +991,65 @@ func (c *control) suppressComplementary() {
 				continue
 			}
 			c.hide(pick[0], pick[1], fmt.Sprintf("secondary suppression: otherwise the total of %s reveals its redacted cell", l.what))
+			changed = true
+		}
+	}
+}
+
+// suppressNextSmallest is cohort-extractor's secondary suppression
+// (ProtectNextSmallest), line by line: wherever a line's total is shown
+// and its suppressed cells add up to T or less (so the total less the
+// shown cells would give a small number), every cell of the line equal to
+// its smallest non-zero shown value is suppressed too, or the total when
+// no such cell is left; repeated until nothing changes. The suppressed sum
+// is that of the input's values, or the total less the shown cells when
+// the input already had redactions.
+func (c *control) suppressNextSmallest() {
+	lines := c.protectLines()
+	for changed := true; changed; {
+		changed = false
+		for _, l := range lines {
+			tot := l.total
+			if !c.vis[tot[0]][tot[1]] {
+				continue
+			}
+			hidden, sum, shown, exact := 0, 0.0, 0.0, true
+			next := math.Inf(1)
+			for _, x := range l.cells {
+				r, col := x[0], x[1]
+				switch {
+				case c.hid[r][col]:
+					hidden++
+					if v := c.t.Columns[col][r]; v.Kind == KindNumber {
+						sum += v.Num
+					} else {
+						exact = false
+					}
+				case c.vis[r][col]:
+					v := c.num[r][col]
+					shown += v
+					if v > 0 && v < next {
+						next = v
+					}
+				}
+			}
+			if !exact {
+				sum = c.num[tot[0]][tot[1]] - shown
+			}
+			if hidden == 0 || sum > c.T {
+				continue
+			}
+			why := fmt.Sprintf("secondary suppression (next-smallest): the suppressed cells of %s add up to %s, at or below %g", l.what, formatCount(sum), c.T)
+			if math.IsInf(next, 1) {
+				c.hide(tot[0], tot[1], why+", and no other cell is left to suppress")
+				changed = true
+				continue
+			}
+			for _, x := range l.cells {
+				if c.vis[x[0]][x[1]] && c.num[x[0]][x[1]] == next {
+					c.hide(x[0], x[1], why)
+				}
+			}
 			changed = true
 		}
 	}

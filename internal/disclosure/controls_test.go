@@ -552,3 +552,172 @@ func TestControlProperties(t *testing.T) {
 	}
 	t.Logf("%d tables with totals recomputed, %d protect runs with secondary suppression, %d tables with redactions", recomputed, secondary, redacted)
 }
+
+func TestProtectNextSmallest(t *testing.T) {
+	tests := []struct {
+		name, profile, in, want string
+	}{
+		{"a small suppressed total takes every cell equal to the next-smallest value", "acro",
+			"group,patients\na,3\nb,20\nc,20\nd,45\nTotal,88\n",
+			"group,patients\na,[REDACTED]\nb,[REDACTED]\nc,[REDACTED]\nd,45\nTotal,88\n"},
+		{"suppressed cells that add up to more than T need nothing more", "acro",
+			"group,patients\na,5\nb,6\nc,40\nTotal,51\n",
+			"group,patients\na,[REDACTED]\nb,[REDACTED]\nc,40\nTotal,51\n"},
+		{"zeros are never the next-smallest value", "acro",
+			"group,patients\na,4\nb,0\nc,30\nd,50\nTotal,84\n",
+			"group,patients\na,[REDACTED]\nb,0\nc,[REDACTED]\nd,50\nTotal,84\n"},
+		{"rows with a total column, each on its own", "acro",
+			"group,a,b,c,total\nx,2,15,30,47\ny,40,50,60,150\n",
+			"group,a,b,c,total\nx,[REDACTED],[REDACTED],30,47\ny,40,50,60,150\n"},
+		{"rounded afterwards when the profile requires it", "opensafely",
+			"group,patients\na,3\nb,20\nd,46\nTotal,69\n",
+			"group,patients\na,[REDACTED]\nb,[REDACTED]\nd,45\nTotal,70\n"},
+		{"ukllc: a redacted zero is a small group too", "ukllc",
+			"group,patients\na,0\nb,25\nc,40\nTotal,65\n",
+			"group,patients\na,[REDACTED]\nb,[REDACTED]\nc,40\nTotal,65\n"},
+		{"an input redaction counts as total less the shown cells", "acro",
+			"group,patients\na,[REDACTED]\nb,20\nc,45\nTotal,70\n",
+			"group,patients\na,[REDACTED]\nb,[REDACTED]\nc,45\nTotal,70\n"},
+		{"the total goes when no other cell is left", "acro",
+			"group,patients\na,3\nb,0\nTotal,20\n",
+			"group,patients\na,[REDACTED]\nb,0\nTotal,[REDACTED]\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := ctlProfile(t, tt.profile)
+			out, audit, err := Protect([]byte(tt.in), ControlOptions{Profile: p}, ProtectNextSmallest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != tt.want {
+				t.Errorf("Protect next-smallest:\n got %q\nwant %q", out, tt.want)
+			}
+			checkAudit(t, []byte(tt.in), out, audit)
+			if bad := failures(t, out, p, unsafeRules...); len(bad) > 0 {
+				t.Errorf("the output fails the check:\n%s", strings.Join(bad, "\n"))
+			}
+		})
+	}
+	t.Run("audit reason", func(t *testing.T) {
+		_, audit, err := Protect([]byte("group,patients\na,3\nb,20\nd,45\nTotal,68\n"), ControlOptions{Profile: ctlProfile(t, "acro")}, ProtectNextSmallest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := AuditEntry{Row: 2, Column: "patients", Before: "20", After: "[REDACTED]",
+			Reason: "secondary suppression (next-smallest): the suppressed cells of column patients add up to 3, at or below 9"}
+		if !slices.Contains(audit, want) {
+			t.Errorf("audit %+v\nlacks %+v", audit, want)
+		}
+	})
+	t.Run("unknown modes name it", func(t *testing.T) {
+		_, _, err := Protect([]byte("group,patients\na,3\n"), ControlOptions{Profile: ctlProfile(t, "acro")}, "next_smallest")
+		if err == nil || !strings.Contains(err.Error(), ProtectNextSmallest) {
+			t.Errorf("error %v does not offer %s", err, ProtectNextSmallest)
+		}
+	})
+}
+
+// tableLines lists the lines of a randomTable: each row across the count
+// columns to the total column, and each count column down to the Total
+// row. Cells are [record row, column] in the CSV's records.
+func tableLines(recs [][]string) (lines [][][2]int, totals [][2]int) {
+	header := recs[0]
+	totalCol := slices.Index(header, "total")
+	totalRow := -1
+	for r := 1; r < len(recs); r++ {
+		if recs[r][0] == "Total" {
+			totalRow = r
+		}
+	}
+	if totalCol > 0 {
+		for r := 1; r < len(recs); r++ {
+			var cells [][2]int
+			for c := 1; c < totalCol; c++ {
+				cells = append(cells, [2]int{r, c})
+			}
+			lines, totals = append(lines, cells), append(totals, [2]int{r, totalCol})
+		}
+	}
+	if totalRow > 0 {
+		for c := 1; c < len(header); c++ {
+			var cells [][2]int
+			for r := 1; r < len(recs); r++ {
+				if r != totalRow {
+					cells = append(cells, [2]int{r, c})
+				}
+			}
+			lines, totals = append(lines, cells), append(totals, [2]int{totalRow, c})
+		}
+	}
+	return lines, totals
+}
+
+// TestProtectNextSmallestProperties: for random tables under each profile,
+// next-smallest either writes a table in which no line with a shown total
+// has suppressed cells adding up to a small number (1..T, or 0 where zeros
+// are redacted), and which the checker finds no T2 (or other unsafe) FAIL
+// in, or, for a table with both row and column totals only, refuses
+// loudly. A table with one kind of total is always protected.
+func TestProtectNextSmallestProperties(t *testing.T) {
+	profiles := []*Profile{ctlProfile(t, "opensafely"), ctlProfile(t, "acro"), ctlProfile(t, "ukllc")}
+	rng := rand.New(rand.NewPCG(20260402, 11))
+	var extra, oneWay, twoWay, refused int
+	for i := range 400 {
+		in := []byte(randomTable(rng))
+		before := records(t, in)
+		lines, totals := tableLines(before)
+		crossed := slices.Contains(before[0], "total") && slices.ContainsFunc(before, func(rec []string) bool { return rec[0] == "Total" })
+		for _, p := range profiles {
+			T := p.T()
+			fail := func(format string, args ...any) {
+				t.Helper()
+				t.Errorf("table %d under %s: %s\ninput:\n%s", i, p.Name, fmt.Sprintf(format, args...), in)
+			}
+			out, audit, err := Protect(in, ControlOptions{Profile: p}, ProtectNextSmallest)
+			if err != nil {
+				if !crossed || !strings.Contains(err.Error(), "protect could not reach a safe table") {
+					fail("Protect next-smallest: %v", err)
+				}
+				refused++
+				continue
+			}
+			if crossed {
+				twoWay++
+			} else if len(lines) > 0 {
+				oneWay++
+			}
+			checkAudit(t, in, out, audit)
+			if slices.ContainsFunc(audit, func(e AuditEntry) bool { return strings.HasPrefix(e.Reason, "secondary suppression (next-smallest)") }) {
+				extra++
+			}
+			if bad := failures(t, out, p, unsafeRules...); len(bad) > 0 {
+				fail("the output fails the check:\n%s\noutput:\n%s", strings.Join(bad, "\n"), out)
+			}
+			after := records(t, out)
+			hidden := func(c [2]int) bool { return after[c[0]][c[1]] == p.RedactionToken }
+			for li, cells := range lines {
+				if hidden(totals[li]) {
+					continue
+				}
+				n, sum := 0, 0
+				for _, c := range cells {
+					if hidden(c) {
+						x, err := strconv.Atoi(before[c[0]][c[1]])
+						if err != nil {
+							t.Fatal(err)
+						}
+						n++
+						sum += x
+					}
+				}
+				if n > 0 && sum <= T && (sum >= 1 || p.Zeros == "fail") {
+					fail("a line with total at %v shows its total while only %d cell(s) adding up to %d are suppressed (T = %d)\noutput:\n%s", totals[li], n, sum, T, out)
+				}
+			}
+		}
+	}
+	if extra < 100 || oneWay < 200 || twoWay < 50 {
+		t.Errorf("the random tables exercise too little: %d runs with next-smallest suppression, %d one-way and %d two-way tables protected", extra, oneWay, twoWay)
+	}
+	t.Logf("%d runs with next-smallest suppression; %d one-way and %d two-way tables protected; %d two-way tables refused", extra, oneWay, twoWay, refused)
+}
