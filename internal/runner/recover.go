@@ -3,9 +3,12 @@ package runner
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/executor"
+	"github.com/haven-tre/haven/internal/outputs"
 )
 
 // Recover reconciles the jobs an earlier run left active, for instance
@@ -40,7 +43,48 @@ func (r *Runner) Recover(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
+	if err := r.sweepScratch(ctx, active); err != nil {
+		return 0, err
+	}
 	return len(active), nil
+}
+
+// sweepScratch cleans up the scratch directories of finished jobs that an
+// earlier run was killed before removing (cleanup runs after the final
+// state is recorded). A directory is swept only when it is named after a
+// job of this workspace (as ID or ID.local) that is final and was not just
+// reconciled; anything else in the scratch root is left alone.
+func (r *Runner) sweepScratch(ctx context.Context, active []*haven.Job) error {
+	if r.cfg.ScratchRoot == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(r.cfg.ScratchRoot)
+	if err != nil || len(entries) == 0 {
+		return nil // no scratch root yet: nothing was left
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		if e.Name() != outputs.TrashDir {
+			names[strings.TrimSuffix(e.Name(), ".local")] = true
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	for _, j := range active {
+		delete(names, j.ID)
+	}
+	jobs, err := r.cfg.Store.WorkspaceJobs(ctx, r.cfg.Workspace)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, j := range jobs {
+		if names[j.ID] && j.StatusCode.IsFinal() {
+			r.cfg.Logger.Info("removing the scratch files of a finished job", "job", j.ID, "action", j.Action)
+			r.cleanup(ctx, j, r.definition(j, nil, nil))
+		}
+	}
+	return nil
 }
 
 func (r *Runner) reattach(ctx context.Context, j *haven.Job, never chan struct{}) error {

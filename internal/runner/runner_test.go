@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/executor"
 	"github.com/haven-tre/haven/internal/executor/fake"
+	"github.com/haven-tre/haven/internal/outputs"
 	"github.com/haven-tre/haven/internal/pipeline"
 	"github.com/haven-tre/haven/internal/plan"
 	"github.com/haven-tre/haven/internal/store/sqlite"
@@ -457,3 +459,40 @@ func TestStoreFailureStopsTheRunner(t *testing.T) {
 type failingStore struct{ *recordingStore }
 
 func (f *failingStore) UpdateJob(context.Context, *haven.Job) error { return errors.New("disk full") }
+
+// TestRecoverSweepsFinishedJobsScratch: a run killed after recording a
+// job's final state but before its (background) cleanup leaves the
+// scratch directories; the next Recover cleans them up, and leaves alone
+// what is not a finished job's.
+func TestRecoverSweepsFinishedJobsScratch(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, diamond, nil)
+	jobs := byAction(h.plan("run_all"))
+	for _, a := range []string{"a", "b"} {
+		jobs[a].SetCode(haven.StatusSucceeded, "", time.Now())
+		if err := h.store.DB.UpdateJob(ctx, jobs[a]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{jobs["a"].ID, jobs["a"].ID + ".local", jobs["b"].ID, "not-a-job", outputs.TrashDir} {
+		if err := os.MkdirAll(filepath.Join(h.cfg.ScratchRoot, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := New(h.cfg).Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"a", "b"} {
+		if n := len(h.exec.CallsTo("Cleanup", jobs[a].ID)); n != 1 {
+			t.Errorf("finished job %s: %d cleanups, want 1", a, n)
+		}
+	}
+	for _, a := range []string{"c", "d", "e"} { // pending: cancelled, never prepared
+		if n := len(h.exec.CallsTo("Cleanup", jobs[a].ID)); n != 0 {
+			t.Errorf("job %s without scratch: %d cleanups, want 0", a, n)
+		}
+	}
+	if n := len(h.exec.CallsTo("Cleanup", "not-a-job")); n != 0 {
+		t.Errorf("a directory that is not a job's was cleaned up")
+	}
+}
