@@ -49,6 +49,10 @@ type AuditEntry struct {
 	Reason string
 }
 
+// ErrNoSafeTable is the error Protect wraps when its own check of the
+// result still finds a recoverable or unrounded cell.
+var ErrNoSafeTable = errors.New("protect could not reach a safe table")
+
 // Protect modes.
 const (
 	// ProtectRecomputeTotals redacts then rounds, and recomputes totals as
@@ -229,7 +233,7 @@ func verifySafe(out []byte, p *Profile) error {
 	if n > len(bad) {
 		more = fmt.Sprintf(" (and %d more)", n-len(bad))
 	}
-	return fmt.Errorf("protect could not reach a safe table: %s%s; merge small categories, or drop the totals that allow recovery, and try again", strings.Join(bad, "; "), more)
+	return fmt.Errorf("%w: %s%s; merge small categories, or drop the totals that allow recovery, and try again", ErrNoSafeTable, strings.Join(bad, "; "), more)
 }
 
 // control is one control being applied to one table.
