@@ -257,16 +257,7 @@ func TestMidpoint6Tables(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := ctlProfile(t, "opensafely")
 			out, audit, err := Midpoint6([]byte(tt.in), ControlOptions{Profile: p})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(out) != tt.want {
-				t.Errorf("Midpoint6:\n got %q\nwant %q", out, tt.want)
-			}
-			checkAudit(t, []byte(tt.in), out, audit)
-			if bad := failures(t, out, p, unsafeRules...); len(bad) > 0 {
-				t.Errorf("the output fails the check:\n%s", strings.Join(bad, "\n"))
-			}
+			expectControl(t, "Midpoint6", tt.in, tt.want, p, out, audit, err)
 		})
 	}
 }
@@ -318,16 +309,7 @@ func TestProtectTables(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := ctlProfile(t, tt.profile)
 			out, audit, err := Protect([]byte(tt.in), ControlOptions{Profile: p}, tt.mode)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(out) != tt.want {
-				t.Errorf("Protect:\n got %q\nwant %q", out, tt.want)
-			}
-			checkAudit(t, []byte(tt.in), out, audit)
-			if bad := failures(t, out, p, unsafeRules...); len(bad) > 0 {
-				t.Errorf("the output fails the check:\n%s", strings.Join(bad, "\n"))
-			}
+			expectControl(t, "Protect", tt.in, tt.want, p, out, audit, err)
 		})
 	}
 }
@@ -720,4 +702,21 @@ func TestProtectNextSmallestProperties(t *testing.T) {
 		t.Errorf("the random tables exercise too little: %d runs with next-smallest suppression, %d one-way and %d two-way tables protected", extra, oneWay, twoWay)
 	}
 	t.Logf("%d runs with next-smallest suppression; %d one-way and %d two-way tables protected; %d two-way tables refused", extra, oneWay, twoWay, refused)
+}
+
+// expectControl checks a control's result: no error, the expected table,
+// an audit log that accounts for every changed cell, and an output the
+// checker passes under the same profile.
+func expectControl(t *testing.T, control, in, want string, p *Profile, out []byte, audit []AuditEntry, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != want {
+		t.Errorf("%s:\n got %q\nwant %q", control, out, want)
+	}
+	checkAudit(t, []byte(in), out, audit)
+	if bad := failures(t, out, p, unsafeRules...); len(bad) > 0 {
+		t.Errorf("the output fails the check:\n%s", strings.Join(bad, "\n"))
+	}
 }
