@@ -148,6 +148,7 @@ Exit codes:
 		a.statusCommand(),
 		a.logsCommand(),
 		a.outputsCommand(),
+		a.dataCommand(),
 		a.versionCommand(),
 		a.completionCommand(root),
 	)

@@ -1,0 +1,12 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+)
+
+// Placeholder until the command is built.
+func (a *app) dataScrapeCommand() *cobra.Command {
+	return &cobra.Command{Use: "scrape", RunE: func(*cobra.Command, []string) error { return errors.New("not built") }}
+}
