@@ -52,6 +52,9 @@ type Spec struct {
 	// True and False are how a Bool is written in text formats; "" means
 	// "1" and "0".
 	True, False string
+	// Plain promises that no String value needs CSV quoting (no comma,
+	// quote, line break or edge space), so the writer need not look.
+	Plain bool
 }
 
 // Column is one column of a batch. Exactly one of Ints, Floats and Strs is

@@ -188,3 +188,17 @@ func TestNormalQuantile(t *testing.T) {
 		}
 	}
 }
+
+func TestPermRangeMatchesAt(t *testing.T) {
+	for _, n := range []uint64{1, 2, 10, 997, 1 << 16, 1000003} {
+		p := NewPerm(n, Key{9, 9}, 2)
+		start := n / 3
+		out := make([]uint64, min(n-start, 5000))
+		p.Range(start, out)
+		for j, x := range out {
+			if want := p.At(start + uint64(j)); x != want {
+				t.Fatalf("n=%d: Range[%d] = %d, At = %d", n, j, x, want)
+			}
+		}
+	}
+}
