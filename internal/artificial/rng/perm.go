@@ -31,7 +31,7 @@ func NewPerm(n uint64, key Key, purpose uint32) Perm {
 // isqrtCeil is the smallest a with a*a >= n.
 func isqrtCeil(n uint64) uint64 {
 	a := uint64(1) << ((bits.Len64(n) + 1) / 2) // a*a >= n
-	for {                                        // Newton's method down to the floor root
+	for {                                       // Newton's method down to the floor root
 		b := (a + n/a) / 2
 		if b >= a {
 			break
