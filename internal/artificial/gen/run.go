@@ -185,3 +185,35 @@ func LoadRules(path string) (*meta.Rules, error) {
 	}
 	return &r, nil
 }
+
+// CheckParts reads the manifests of shard files and checks that they are
+// shards 0/n to n-1/n, in order, of one run: the same metadata, seed,
+// rows, format, block size and algorithm.
+func CheckParts(parts []string) error {
+	var first *Manifest
+	for i, p := range parts {
+		raw, err := os.ReadFile(ManifestPath(p))
+		if err != nil {
+			return fmt.Errorf("%s has no readable manifest (%s): merge checks that parts are the shards of one 'haven data generate' run", p, ManifestPath(p))
+		}
+		var m Manifest
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("%s: %v", ManifestPath(p), err)
+		}
+		if m.Output != filepath.Base(p) {
+			return fmt.Errorf("%s describes %s, not %s: was the part renamed? Rename it back or keep the manifest beside its file", ManifestPath(p), m.Output, filepath.Base(p))
+		}
+		if want := fmt.Sprintf("%d/%d", i, len(parts)); m.Shard != want {
+			return fmt.Errorf("%s is shard %s, but in position %d of %d parts it must be shard %s: give every shard, in order", p, m.Shard, i+1, len(parts), want)
+		}
+		if first == nil {
+			first = &m
+			continue
+		}
+		if m.MetadataSHA256 != first.MetadataSHA256 || m.Seed != first.Seed || m.Rows != first.Rows || m.Format != first.Format ||
+			m.BlockRows != first.BlockRows || m.Algorithm != first.Algorithm || m.Table != first.Table {
+			return fmt.Errorf("%s comes from another run than %s (metadata, seed, rows, format or table differ): merge the shards of one run", p, parts[0])
+		}
+	}
+	return nil
+}
