@@ -69,7 +69,7 @@ Exit codes:
 				return haven.Errorf(haven.EINVALID, "%v", err)
 			}
 			if !rel.Reviewed() {
-				fmt.Fprintf(a.stderr, "haven: warning: %s is not approved; the output is marked unreviewed\n", metadata)
+				fmt.Fprintf(a.stderr, "haven: warning: %s is not approved (or changed since it was); the output is marked unreviewed\n", metadata)
 			}
 			if rulesFile != "" {
 				if o.Rules, err = gen.LoadRules(rulesFile); err != nil {
