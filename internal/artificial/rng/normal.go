@@ -4,8 +4,9 @@ import "math"
 
 // NormalQuantile is the inverse of the standard normal CDF at p in (0, 1),
 // by Wichura's algorithm AS 241 (PPND16), accurate to about 1e-16. It needs
-// only log and sqrt; products are converted explicitly so no platform may
-// fuse them.
+// only log (Haven's own Log, the same on every platform) and sqrt (exact
+// in IEEE arithmetic); products are converted explicitly so no platform
+// may fuse them.
 func NormalQuantile(p float64) float64 {
 	if p <= 0 {
 		return math.Inf(-1)
@@ -22,7 +23,7 @@ func NormalQuantile(p float64) float64 {
 	if q > 0 {
 		r = 1 - p
 	}
-	r = math.Sqrt(-math.Log(r))
+	r = math.Sqrt(-Log(r))
 	var v float64
 	if r <= 5 {
 		r -= 1.6
