@@ -12,6 +12,7 @@ import (
 	"github.com/haven-tre/haven/internal/artificial/frame"
 	"github.com/haven-tre/haven/internal/artificial/gen"
 	"github.com/haven-tre/haven/internal/artificial/meta"
+	"github.com/haven-tre/haven/internal/gctune"
 	"github.com/spf13/cobra"
 )
 
@@ -44,7 +45,8 @@ Exit codes:
 		Example: `  haven data generate --metadata apc.json --rows 1000000 --output apc.csv
   haven data generate --metadata apc.json --rows 10000000 --seed trial --format parquet --output apc.parquet
   haven data generate --metadata apc.json --rows 10000000 --shard 1/4 --output apc.part1.csv.gz`,
-		Args: cobra.NoArgs,
+		Args:   cobra.NoArgs,
+		PreRun: func(*cobra.Command, []string) { gctune.ForStreamingCommand() },
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if metadata == "" || o.Output == "" || !cmd.Flags().Changed("rows") {
 				return usageError{fmt.Errorf("--metadata, --rows and --output are required")}

@@ -68,3 +68,20 @@ func availableMemory() uint64 {
 	}
 	return mem
 }
+
+// StreamingLimit is the soft memory limit of commands that stream rows
+// through a bounded window (haven data generate): the collector runs
+// harder as the heap nears it, so peak memory stays flat whatever the row
+// count (docs/benchmarks.md).
+const StreamingLimit = 100 << 20
+
+// ForStreamingCommand sets StreamingLimit unless the user has chosen a
+// GOMEMLIMIT of their own. It is a soft limit: a window that needs more
+// still gets it.
+func ForStreamingCommand() (restore func()) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		return func() {}
+	}
+	old := debug.SetMemoryLimit(StreamingLimit)
+	return func() { debug.SetMemoryLimit(old) }
+}

@@ -72,3 +72,18 @@ func TestForBatchCommandKeepsUserSettings(t *testing.T) {
 		t.Errorf("with GOMEMLIMIT set the percent changed to %d", got)
 	}
 }
+
+func TestForStreamingCommand(t *testing.T) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		t.Skip("GOMEMLIMIT is set in the environment")
+	}
+	before := debug.SetMemoryLimit(-1)
+	restore := ForStreamingCommand()
+	if got := debug.SetMemoryLimit(-1); got != StreamingLimit {
+		t.Errorf("memory limit %d, want %d", got, StreamingLimit)
+	}
+	restore()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("memory limit %d after restore, want %d", got, before)
+	}
+}
