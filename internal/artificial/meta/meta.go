@@ -229,7 +229,11 @@ type Derived struct {
 
 // Control applies the scrape's disclosure control to a raw count: a count
 // below k is dropped (ok false) before anything else, and a survivor is
-// rounded to the nearest multiple of base, half up.
+// rounded to the nearest multiple of base, half up. When k is not a
+// multiple of base, rounding could take a survivor below k (k=6, base=5:
+// raw 6 would round to 5); such a count is released as the smallest
+// multiple of base at or above k instead, so every released count is at
+// least k and a multiple of base.
 func (s SDC) Control(raw int64) (released int64, ok bool) {
 	if raw < s.MinCount || raw <= 0 {
 		return 0, false
@@ -238,7 +242,11 @@ func (s SDC) Control(raw int64) (released int64, ok bool) {
 		return raw, true
 	}
 	b := s.RoundBase
-	return (raw + b/2) / b * b, true // half up for even bases too
+	r := (raw + b/2) / b * b // half up for even bases too
+	if r < s.MinCount {
+		r = (s.MinCount + b - 1) / b * b
+	}
+	return r, true
 }
 
 // Validate checks the SDC parameters themselves.
