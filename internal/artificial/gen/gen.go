@@ -823,6 +823,7 @@ func (tc *textCol) fill(c *frame.Column, start uint64, n int, _ []uint64) {
 		c.Valid = validity(c, n)
 	}
 	var arena []byte
+	var spare uint64
 	pk := tc.ex.picksOf(start, n)
 	defer pk.release()
 	for i, k := range *pk.k {
@@ -838,15 +839,41 @@ func (tc *textCol) fill(c *frame.Column, start uint64, n int, _ []uint64) {
 			arena = make([]byte, 0, max(l, 64<<10))
 		}
 		s := len(arena)
-		for j := 0; j < l; j += 2 {
-			a, b := tc.draw.Uint64x2(row, uint32(1+j/2))
-			arena = append(arena, textChar(tc.classes.Pick(a), a, j == 0 || j == l-1))
-			if j+1 < l {
-				arena = append(arena, textChar(tc.classes.Pick(b), b, j+1 == l-1))
+		prev, run := byte(' '), 0
+		for j := 0; j < l; j++ {
+			var u uint64
+			if j%2 == 0 {
+				a, b := tc.draw.Uint64x2(row, uint32(1+j/2))
+				u, spare = a, b
+			} else {
+				u = spare
 			}
+			ch := textChar(tc.classes.Pick(u), u, j == 0 || j == l-1)
+			ch, run = separate(prev, ch, run, j == 0 || j == l-1)
+			arena = append(arena, ch)
+			prev = ch
 		}
 		c.Strs[i] = unsafe.String(unsafe.SliceData(arena[s:]), l)
 	}
+}
+
+// separate keeps generated text from looking like an identifier: a digit
+// never touches a letter (a space goes between them) and digit runs stop
+// at four, so no postcode, NHS number, phone number or code can form. run
+// counts the digits just written.
+func separate(prev, ch byte, run int, edge bool) (byte, int) {
+	isDigit := func(c byte) bool { return '0' <= c && c <= '9' }
+	isLetter := func(c byte) bool { return 'a' <= c && c <= 'z' }
+	switch {
+	case isDigit(ch) && (isLetter(prev) || run >= 4), isLetter(ch) && isDigit(prev):
+		if edge {
+			return '.', 0
+		}
+		return ' ', 0
+	case isDigit(ch):
+		return ch, run + 1
+	}
+	return ch, 0
 }
 
 func textChar(class int, u uint64, edge bool) byte {

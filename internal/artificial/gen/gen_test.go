@@ -461,3 +461,20 @@ func TestRunStopsOnCancel(t *testing.T) {
 		t.Fatalf("Run returned %v after cancel, want context.Canceled", err)
 	}
 }
+
+// Generated free text cannot form an identifier: no digit touches a
+// letter and no run of digits is longer than four.
+func TestFreeTextLooksLikeNoIdentifier(t *testing.T) {
+	d := &meta.Document{Schema: meta.SchemaV1, SDC: meta.DefaultSDC, Tables: []meta.Table{{Name: "t", RowsN: 100, Fields: []meta.Field{
+		{Name: "note", Type: meta.TypeFreeText, Text: &meta.TextShape{Lengths: []meta.Value{{V: "7", N: 50}, {V: "30", N: 50}}, Letters: 0.5, Digits: 0.4, Spaces: 0.05, Other: 0.05}}}}}}
+	recs := readCSV(t, generate(t, d, Options{Rows: 20000}, frame.CSV, 0, 1, 2), false)
+	bad := regexp.MustCompile(`[a-z][0-9]|[0-9][a-z]|[0-9]{5}`)
+	for _, v := range col(recs, "note") {
+		if bad.MatchString(v) {
+			t.Fatalf("free text %q has a digit beside a letter or five digits in a row", v)
+		}
+		if len(v) != 7 && len(v) != 30 {
+			t.Fatalf("free text %q has length %d, not a released one", v, len(v))
+		}
+	}
+}
