@@ -108,10 +108,9 @@ func addMod(x, h, m uint64) uint64 {
 	return x
 }
 
-// hash scrambles 64 bits: multiply, xor-shift, multiply. Callers use the
-// high bits of the result, which depend on every input bit.
+// hash scrambles 64 bits by one odd multiplication. Callers use only the
+// high bits of the result (through addMod's high product), which depend on
+// every input bit; the round keys make each round's function different.
 func hash(z uint64) uint64 {
-	z *= 0xbf58476d1ce4e5b9
-	z ^= z >> 31
-	return z * 0x94d049bb133111eb
+	return z * 0xbf58476d1ce4e5b9
 }

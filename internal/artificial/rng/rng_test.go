@@ -202,3 +202,40 @@ func TestPermRangeMatchesAt(t *testing.T) {
 		}
 	}
 }
+
+// Two fields' permutations (different keys) are independent: the joint
+// shares of "image in the lower half" are about a quarter each, overall
+// and inside every run of consecutive rows.
+func TestPermsAreIndependent(t *testing.T) {
+	const n = 200000
+	a, b := NewPerm(n, Derive([]byte("run"), "t", "a"), 0), NewPerm(n, Derive([]byte("run"), "t", "b"), 0)
+	var joint [2][2]int
+	for start := uint64(0); start < n; start += 20000 {
+		var run [2][2]int
+		for i := start; i < start+20000; i++ {
+			x, y := 0, 0
+			if a.At(i) < n/2 {
+				x = 1
+			}
+			if b.At(i) < n/2 {
+				y = 1
+			}
+			run[x][y]++
+			joint[x][y]++
+		}
+		for x := range 2 {
+			for y := range 2 {
+				if math.Abs(float64(run[x][y])-5000) > 400 { // about 5 standard deviations
+					t.Fatalf("rows %d-%d: cell (%d,%d) has %d of 20000, want about 5000", start, start+19999, x, y, run[x][y])
+				}
+			}
+		}
+	}
+	for x := range 2 {
+		for y := range 2 {
+			if math.Abs(float64(joint[x][y])-n/4) > 1000 {
+				t.Errorf("cell (%d,%d) has %d of %d, want about %d", x, y, joint[x][y], n, n/4)
+			}
+		}
+	}
+}
