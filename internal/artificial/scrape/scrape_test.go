@@ -235,7 +235,7 @@ func TestInferenceCSV(t *testing.T) {
 	if f := field(t, d, "mixed", "zeros"); len(f.Values) != 3 || f.Values[0].V != "01" {
 		t.Errorf("zeros values %+v", f.Values)
 	}
-	if f := field(t, d, "mixed", "ref"); f.Identifier.Kind != "pattern" || f.Identifier.Pattern != "TEST[0-9A-Z]{6}" || f.Identifier.Scope != "row" {
+	if f := field(t, d, "mixed", "ref"); f.Identifier.Kind != "pattern" || f.Identifier.Pattern != "TEST[0-9A-Z]{8}" || f.Identifier.Scope != "row" {
 		t.Errorf("ref identifier %+v", f.Identifier)
 	}
 	if f := field(t, d, "mixed", "seq"); f.Identifier.Kind != "integer" {
@@ -314,7 +314,7 @@ func TestInferenceOverflow(t *testing.T) {
 	if f := field(t, d, "big", "intkey"); f.Identifier.Kind != "integer" {
 		t.Errorf("intkey %+v", f.Identifier)
 	}
-	if f := field(t, d, "big", "key"); f.Identifier.Pattern != "TEST[0-9A-Z]{5}" {
+	if f := field(t, d, "big", "key"); f.Identifier.Pattern != "TEST[0-9A-Z]{8}" {
 		t.Errorf("key %+v", f.Identifier)
 	}
 	for _, k := range keys {

@@ -173,8 +173,10 @@ const IDPrefix = "TEST"
 // pattern derives an identifier pattern from the shape alone: the
 // reserved prefix, then one character class (from the classes seen:
 // digits, upper- and lower-case letters) repeated so that the whole
-// identifier has the most common length (at least one character after the
-// prefix). No character of any value is copied.
+// identifier has the most common length, but never fewer class
+// characters than give 10^12 distinct values, so the generator can make a
+// trillion distinct identifiers from any pattern the scrape writes. No
+// character of any value is copied.
 func (s *shapeAcc) pattern() string {
 	var b strings.Builder
 	b.WriteString(IDPrefix)
@@ -193,12 +195,25 @@ func (s *shapeAcc) pattern() string {
 		b.WriteString("a-z")
 	}
 	b.WriteByte(']')
+	size := 0
+	for _, c := range []struct {
+		on bool
+		n  int
+	}{{digit, 10}, {upper, 26}, {lower, 26}} {
+		if c.on {
+			size += c.n
+		}
+	}
+	least := 1 // the fewest characters with size^least >= 10^12
+	for space := float64(size); space < 1e12; space *= float64(size) {
+		least++
+	}
 	n := s.modeLength() - len(IDPrefix)
 	if s.values == 0 {
 		n = 12
 	}
-	if n < 1 {
-		n = 1
+	if n < least {
+		n = least
 	}
 	b.WriteString("{" + strconv.Itoa(n) + "}")
 	return b.String()

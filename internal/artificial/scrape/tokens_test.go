@@ -161,11 +161,12 @@ func TestPattern(t *testing.T) {
 		values []string
 		want   string
 	}{
-		{[]string{"AB123456", "CD654321", "EF0"}, "TEST[0-9A-Z]{4}"},
-		{[]string{"0123456789", "9876543210"}, "TEST[0-9]{6}"},
-		{[]string{"abc-def-ghi"}, "TEST[a-z]{7}"},
-		{[]string{"x"}, "TEST[a-z]{1}"},
-		{[]string{"---"}, "TEST[0-9A-Z]{1}"},
+		{[]string{"AB123456", "CD654321", "EF0"}, "TEST[0-9A-Z]{8}"}, // at least 10^12 values
+		{[]string{"0123456789", "9876543210"}, "TEST[0-9]{12}"},
+		{[]string{"abc-def-ghi"}, "TEST[a-z]{9}"},
+		{[]string{"x"}, "TEST[a-z]{9}"},
+		{[]string{"---"}, "TEST[0-9A-Z]{8}"},
+		{[]string{"AB12345678901234"}, "TEST[0-9A-Z]{12}"}, // longer sources keep their length
 		{nil, "TEST[0-9A-Z]{12}"},
 		{[]string{"4f1a9c0e-11aa-4bbb-8ccc-0123456789ab"}, "TEST[0-9a-z]{32}"},
 	} {
