@@ -2,6 +2,7 @@ package expect
 
 import (
 	"fmt"
+	calendar "github.com/haven-tre/haven/internal/artificial/civil"
 	"strconv"
 	"strings"
 	"time"
@@ -174,7 +175,7 @@ func (e DateExpr) Resolve(index time.Time, hasIndex bool, today time.Time) (time
 	case "first_day_of_month":
 		d = 1
 	case "last_day_of_month":
-		d = daysIn(y, m)
+		d = daysInMonth(y, m)
 	case "first_day_of_year":
 		m, d = 1, 1
 	case "last_day_of_year":
@@ -207,13 +208,13 @@ func (e DateExpr) Resolve(index time.Time, hasIndex bool, today time.Time) (time
 	case "month":
 		months := y*12 + (m - 1) + e.delta
 		ny, nm := floorDiv(months, 12), months-floorDiv(months, 12)*12+1
-		if d > daysIn(ny, nm) {
+		if d > daysInMonth(ny, nm) {
 			return time.Time{}, fmt.Errorf("%q: no such date %d %s %d (%s); use last_day_of_month(...) or a day that every month has", e.text, d, time.Month(nm), ny, e.arith(y, m, d))
 		}
 		y, m = ny, nm
 	case "year":
 		ny := y + e.delta
-		if d > daysIn(ny, m) {
+		if d > daysInMonth(ny, m) {
 			return time.Time{}, fmt.Errorf("%q: no such date %d %s %d (%s); count from 28 February or 1 March instead", e.text, d, time.Month(m), ny, e.arith(y, m, d))
 		}
 		y = ny
@@ -302,8 +303,8 @@ func parseISO(s string) (y, m, d int, err error) {
 		return 0, 0, 0, fmt.Errorf("is not a date: the year must be 0001 to 9999")
 	case m < 1 || m > 12:
 		return 0, 0, 0, fmt.Errorf("is not a date: the month must be 01 to 12 (the format is YYYY-MM-DD)")
-	case d < 1 || d > daysIn(y, m):
-		return 0, 0, 0, fmt.Errorf("is not a date: %s %d has %d days", time.Month(m), y, daysIn(y, m))
+	case d < 1 || d > daysInMonth(y, m):
+		return 0, 0, 0, fmt.Errorf("is not a date: %s %d has %d days", time.Month(m), y, daysInMonth(y, m))
 	}
 	return y, m, d, nil
 }
@@ -335,19 +336,6 @@ func dateOf(t time.Time) (int, int, int) {
 	return y, int(m), d
 }
 
-func daysIn(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
 func floorDiv(a, b int) int {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {
@@ -368,3 +356,5 @@ func fromEpochDays(days int64) time.Time { return time.Unix(days*86400, 0).UTC()
 
 // isoDate formats a date as YYYY-MM-DD.
 func isoDate(t time.Time) string { return t.Format("2006-01-02") }
+
+func daysInMonth(y, m int) int { return calendar.DaysInMonth(int64(y), m) }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/haven-tre/haven/internal/artificial/civil"
 	"io"
 	"os"
 
@@ -185,7 +186,7 @@ func arrayToColumn(a arrow.Array, k Kind, c *Column) error {
 			per = 1000000000
 		}
 		for i, d := range v.TimestampValues() {
-			c.Ints[i] = floorDiv(int64(d), per)
+			c.Ints[i] = civil.FloorDiv(int64(d), per)
 		}
 	case *array.Boolean:
 		for i := 0; i < n; i++ {

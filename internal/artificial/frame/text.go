@@ -1,6 +1,7 @@
 package frame
 
 import (
+	"github.com/haven-tre/haven/internal/artificial/civil"
 	"math"
 	"strconv"
 	"sync"
@@ -42,7 +43,7 @@ func AppendText(dst []byte, s *Spec, c *Column, r int, quote bool) []byte {
 	case Datetime:
 		if s.Layout == "" || s.Layout == "2006-01-02T15:04:05" {
 			secs := c.Ints[r]
-			day := floorDiv(secs, 86400)
+			day := civil.FloorDiv(secs, 86400)
 			dst = AppendISODate(dst, day)
 			t := secs - day*86400
 			dst = append(dst, 'T')
@@ -151,8 +152,8 @@ func AppendFloat(dst []byte, v float64, decimals int) []byte {
 var (
 	isoOnce  sync.Once
 	isoText  []byte
-	isoFirst = DaysFromCivil(1800, 1, 1)
-	isoLast  = DaysFromCivil(2200, 1, 1)
+	isoFirst = civil.DaysFromCivil(1800, 1, 1)
+	isoLast  = civil.DaysFromCivil(2200, 1, 1)
 )
 
 // AppendISODate appends the day (days since 1970-01-01) as YYYY-MM-DD.
@@ -171,7 +172,7 @@ func AppendISODate(dst []byte, day int64) []byte {
 }
 
 func appendISODate(dst []byte, day int64) []byte {
-	y, m, d := CivilFromDays(day)
+	y, m, d := civil.CivilFromDays(day)
 	if y < 0 || y > 9999 {
 		return time.Unix(day*86400, 0).UTC().AppendFormat(dst, "2006-01-02")
 	}
@@ -183,51 +184,4 @@ func appendISODate(dst []byte, day int64) []byte {
 
 func append2(dst []byte, v int64) []byte {
 	return append(dst, byte('0'+v/10), byte('0'+v%10))
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-// CivilFromDays converts days since 1970-01-01 to a proleptic Gregorian
-// year, month and day (Howard Hinnant's algorithm).
-func CivilFromDays(z int64) (year int64, month, day int) {
-	z += 719468
-	era := floorDiv(z, 146097)
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y := yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d := doy - (153*mp+2)/5 + 1
-	m := mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, int(m), int(d)
-}
-
-// DaysFromCivil is the inverse of CivilFromDays.
-func DaysFromCivil(y int64, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := floorDiv(y, 400)
-	yoe := y - era*400
-	mm := int64(m)
-	if mm > 2 {
-		mm -= 3
-	} else {
-		mm += 9
-	}
-	doy := (153*mm+2)/5 + int64(d) - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
 }

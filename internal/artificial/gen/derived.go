@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"github.com/haven-tre/haven/internal/artificial/civil"
 	"strconv"
 	"strings"
 
@@ -242,24 +243,16 @@ func (dc *derivedCol) fill(b *frame.Batch, n int) error {
 // dayOf returns a date's or datetime's day number.
 func dayOf(v int64, datetime bool) int64 {
 	if datetime {
-		return floorDiv(v, 86400)
+		return civil.FloorDiv(v, 86400)
 	}
 	return v
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }
 
 // wholeYears is the age in completed years on day at of someone born on
 // day born.
 func wholeYears(born, at int64) int64 {
-	by, bm, bd := frame.CivilFromDays(born)
-	ay, am, ad := frame.CivilFromDays(at)
+	by, bm, bd := civil.CivilFromDays(born)
+	ay, am, ad := civil.CivilFromDays(at)
 	age := ay - by
 	if am < bm || (am == bm && ad < bd) {
 		age--

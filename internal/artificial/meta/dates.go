@@ -2,6 +2,7 @@ package meta
 
 import (
 	"fmt"
+	"github.com/haven-tre/haven/internal/artificial/civil"
 	"sort"
 )
 
@@ -11,60 +12,16 @@ import (
 // zone.
 
 // DaysFromCivil returns the day number of year y, month m (1-12), day d.
-func DaysFromCivil(y, m, d int) int32 {
-	if m <= 2 {
-		y--
-	}
-	era := floorDiv(y, 400)
-	yoe := y - era*400                     // [0, 399]
-	mp := (m + 9) % 12                     // March is 0
-	doy := (153*mp+2)/5 + d - 1            // [0, 365]
-	doe := yoe*365 + yoe/4 - yoe/100 + doy // [0, 146096]
-	return int32(era*146097 + doe - 719468)
-}
+func DaysFromCivil(y, m, d int) int32 { return int32(civil.DaysFromCivil(int64(y), m, d)) }
 
 // CivilFromDays is the inverse of DaysFromCivil.
 func CivilFromDays(day int32) (y, m, d int) {
-	z := int(day) + 719468
-	era := floorDiv(z, 146097)
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y = yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d = doy - (153*mp+2)/5 + 1
-	if mp < 10 {
-		m = mp + 3
-	} else {
-		m = mp - 9
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, m, d
-}
-
-func floorDiv(a, b int) int {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
+	yy, m, d := civil.CivilFromDays(int64(day))
+	return int(yy), m, d
 }
 
 // DaysInMonth returns the number of days of month m (1-12) of year y.
-func DaysInMonth(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
+func DaysInMonth(y, m int) int { return civil.DaysInMonth(int64(y), m) }
 
 // ParseDay parses an ISO date "YYYY-MM-DD" (years 0001 to 9999) into its
 // day number. It is strict: no spaces, no time, real calendar days only.

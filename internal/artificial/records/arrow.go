@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/haven-tre/haven/internal/artificial/civil"
 	"io"
 	"math"
 	"os"
@@ -296,7 +297,7 @@ func (a *arrowReader) convert(i int, arr arrow.Array, n int) {
 			}
 		case *array.Date64:
 			for j := range n {
-				c.Ints[j] = floorDiv(int64(x.Value(j)), 86400000)
+				c.Ints[j] = civil.FloorDiv(int64(x.Value(j)), 86400000)
 			}
 		}
 	case Datetime:
@@ -312,7 +313,7 @@ func (a *arrowReader) convert(i int, arr arrow.Array, n int) {
 			per = 1000000000
 		}
 		for j := range n {
-			c.Ints[j] = floorDiv(int64(x.Value(j)), per)
+			c.Ints[j] = civil.FloorDiv(int64(x.Value(j)), per)
 		}
 	case Bool:
 		c.Bools = grow(c.Bools, n)
@@ -411,14 +412,6 @@ func strBytes(s string) []byte {
 		return nil
 	}
 	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }
 
 func grow[T any](s []T, n int) []T {
