@@ -758,7 +758,7 @@ func (v *validator) suggestAction(name string) string {
 		if diff := len(name) - len(st.action.ID); diff >= bestD || -diff >= bestD {
 			continue
 		}
-		if d := editDistance(name, st.action.ID); d < bestD {
+		if d := EditDistance(name, st.action.ID); d < bestD {
 			best, bestD = st.action.ID, d
 		}
 	}
@@ -873,8 +873,9 @@ func (v *validator) pipeline() *Pipeline {
 	return p
 }
 
-// editDistance is the Levenshtein distance, capped for speed on long names.
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance, capped at 64 for speed on long
+// names; it drives "did you mean" suggestions.
+func EditDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		if a == b {
 			return 0

@@ -3,6 +3,7 @@ package expect
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/haven-tre/haven/internal/pipeline"
 	"math"
 	"sort"
 	"strconv"
@@ -191,35 +192,14 @@ func describe(v any) string {
 	return fmt.Sprint(v)
 }
 
-// editDistance is the Levenshtein distance, for spelling suggestions.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 // suggest returns " (did you mean X?)" for the closest of options within two
 // edits, or "".
 func suggest(got string, options []string) string {
 	best, bestD := "", 3
 	for _, o := range options {
-		d := editDistance(got, o)
+		d := pipeline.EditDistance(got, o)
 		if i := strings.IndexByte(o, '_'); i > 0 {
-			d = min(d, editDistance(got, o[:i])) // "exponential" for exponential_increase
+			d = min(d, pipeline.EditDistance(got, o[:i])) // "exponential" for exponential_increase
 		}
 		if d < bestD {
 			best, bestD = o, d
