@@ -24,6 +24,16 @@ func (p *Plan) checkVariable(c *checker, study Study, v Variable, names map[stri
 		c.add(name, "kind", "the variable has no kind: set it to date, int, float, bool or category")
 		return col, info
 	}
+	if v.Force != ForceNone {
+		if v.Kind != Bool {
+			c.add(name, "force", "only a bool variable can be fixed by the population; %s is a %s", name, v.Kind)
+			return col, info
+		}
+		// m stays 0 for ForceFalse: every row is blank, that is 0.
+		col.universal = v.Force == ForceTrue
+		info.Rate = "fixed by the population"
+		return col, info
+	}
 	switch v.DateFormat {
 	case "":
 		col.format = FormatDay

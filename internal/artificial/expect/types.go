@@ -90,7 +90,21 @@ type Variable struct {
 	// shares: a value and the date of its match (spec 7.5 step 3). Its own
 	// incidence and rate are then not used for blanking.
 	IncidenceFrom string
+	// Force fixes a bool variable's value on every row, as a population
+	// that requires (ForceTrue) or excludes (ForceFalse) it does; the
+	// variable's expectations are then not used.
+	Force Force
 }
+
+// Force says whether a bool variable is fixed by the population.
+type Force int8
+
+// Forced values.
+const (
+	ForceNone  Force = iota // drawn from the expectations
+	ForceTrue               // 1 on every row
+	ForceFalse              // 0 on every row
+)
 
 // Study is what a plan is made from.
 type Study struct {
