@@ -17,7 +17,11 @@ func (p *Plan) finish() {
 	}
 	p.runKey = rng.RunKey(p.seed, p.sha, Algorithm, extra...)
 	p.specs = append(p.specs, frame.Spec{Name: PatientID, Kind: frame.Int})
-	p.ids = rng.NewPerm(10*p.n, rng.Derive(p.runKey, PatientID, "id"), 0)
+	// patient_id depends on the seed and the population size only, not on
+	// the study definition or the index date: every extract of a project
+	// holds the same patients, row for row, so extracts join on
+	// patient_id as real ones do.
+	p.ids = rng.NewPerm(10*p.n, rng.Derive(rng.RunKey(p.seed, "", Algorithm, "patients"), PatientID, "id"), 0)
 	for i := range p.cols {
 		col := &p.cols[i]
 		col.key = rng.Derive(p.runKey, col.name, "value")

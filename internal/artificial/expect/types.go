@@ -21,7 +21,7 @@ import (
 
 // Algorithm is the generator's algorithm version, part of the run key and
 // recorded in manifests. Any change to what a plan generates bumps it.
-const Algorithm = "expect/1"
+const Algorithm = "expect/2"
 
 // DefaultSeed is the seed when Options.Seed is empty.
 const DefaultSeed = "haven"
