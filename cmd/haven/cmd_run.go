@@ -169,7 +169,7 @@ func (a *app) run(ctx context.Context, o runOptions, actions []string) error {
 	latest := plan.LatestPerAction(history, p, func(j *haven.Job) bool { return outputsOnDisk(projectDir, j) })
 	req := plan.Request{
 		ID: newRequestID(), Workspace: workspace, RequestedActions: actions,
-		ForceRunDependencies: o.force, CodelistsOK: true, Backend: "expectations", Database: "dummy",
+		ForceRunDependencies: o.force, CodelistsOK: true, Backend: "expectations", Database: "dummy", DummyData: true,
 	}
 	jobs, err := plan.Plan(p, req, latest, time.Now())
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/haven-tre/haven"
+	"github.com/haven-tre/haven/internal/actions"
 	"github.com/haven-tre/haven/internal/executor"
 	"github.com/haven-tre/haven/internal/executor/docker"
 	"github.com/haven-tre/haven/internal/executor/local"
@@ -51,7 +52,7 @@ func pipelineImages(p *pipeline.Pipeline) []string {
 // which the caller empties when the run ends.
 func (a *app) chooseExecutor(ctx context.Context, kind string, p *pipeline.Pipeline, trash *outputs.Trash) (executor.Executor, string, error) {
 	newLocal := func() executor.Executor {
-		return local.New(local.Config{Trash: trash, Listing: outputs.NewCodeListing()})
+		return local.New(local.Config{Trash: trash, Listing: outputs.NewCodeListing(), Native: actions.Native()})
 	}
 	switch kind {
 	case executorLocal:

@@ -284,7 +284,7 @@ func generateCohort(ctx context.Context, dir string, args []string, stdout io.Wr
 				md["haven.index_date"] = t.job.date.Format("2006-01-02")
 			}
 			res, err := frame.WriteFile(ctx, source{t.plan}, t.full, frame.FileOptions{
-				Format: format, Rows: t.plan.Rows(), Workers: perFile, Metadata: md,
+				Format: format, Rows: t.plan.Rows(), Workers: perFile, Metadata: md, Fast: true,
 			})
 			mu.Lock()
 			defer mu.Unlock()

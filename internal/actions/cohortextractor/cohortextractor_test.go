@@ -69,7 +69,7 @@ measures:
 `
 
 // project makes a workspace holding analysis/<name>.yaml for each pair.
-func project(t *testing.T, defs ...string) string {
+func project(t testing.TB, defs ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "analysis"), 0o755); err != nil {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/haven-tre/haven/internal/artificial/civil"
+	"github.com/haven-tre/haven/internal/disclosure"
 	"github.com/haven-tre/haven/internal/artificial/frame"
 	"github.com/haven-tre/haven/internal/artificial/records"
 )
@@ -356,7 +357,7 @@ func TestHTMLSafety(t *testing.T) {
 			continue
 		}
 		switch n.Data {
-		case "script", "iframe", "object", "embed", "link", "img", "image", "use", "foreignObject", "base", "form":
+		case "script", "style", "iframe", "object", "embed", "link", "img", "image", "use", "foreignObject", "base", "form":
 			t.Errorf("the report has a <%s> element", n.Data)
 		}
 		for _, a := range n.Attr {
@@ -849,5 +850,19 @@ func TestCancel(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out/in.html")); !errors.Is(err, os.ErrNotExist) {
 		t.Error("a cancelled run wrote a report")
+	}
+}
+
+// The report passes Haven's own HTML release rules: nothing to FAIL, only
+// the review every HTML output gets.
+func TestReportPassesReleaseRules(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join("testdata", "small.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range disclosure.CheckHTML("small.html", page, disclosure.Fail, 7) {
+		if f.Verdict >= disclosure.Fail || f.Rule == "F7a" || f.Rule == "F7b" || f.Rule == "F7c" {
+			t.Errorf("release rules find %s: %s", f.Rule, f.Message)
+		}
 	}
 }

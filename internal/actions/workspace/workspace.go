@@ -30,7 +30,7 @@ func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Msg) }
 // not exist; every part of it that does exist must be a directory or, for
 // the last part, a regular file, never a symbolic link.
 func Resolve(dir, p string) (string, error) {
-	rel, err := Clean(p)
+	rel, err := Clean(inside(dir, p))
 	if err != nil {
 		return "", err
 	}
@@ -56,6 +56,20 @@ func Resolve(dir, p string) (string, error) {
 		}
 	}
 	return full, nil
+}
+
+// inside turns an absolute path under dir into one relative to it: the
+// local executor maps /workspace/... arguments to paths under the scratch
+// workspace before a native action sees them.
+func inside(dir, p string) string {
+	if !filepath.IsAbs(p) || dir == "" {
+		return p
+	}
+	rel, err := filepath.Rel(dir, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return filepath.ToSlash(rel)
 }
 
 // Clean returns p as a clean slash-separated path relative to the
@@ -85,7 +99,7 @@ func Clean(p string) (string, error) {
 // Symbolic links are skipped. A pattern without wildcards that names a
 // regular file returns it.
 func Glob(dir, pattern string) ([]string, error) {
-	rel, err := Clean(pattern)
+	rel, err := Clean(inside(dir, pattern))
 	if err != nil {
 		return nil, err
 	}

@@ -23,11 +23,12 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := map[string]string{
-		"output/a.csv":             filepath.Join(dir, "output", "a.csv"),
-		"/workspace/output/b.csv":  filepath.Join(dir, "output", "b.csv"),
-		"./output/../output/c.csv": filepath.Join(dir, "output", "c.csv"),
-		"new/dir/d.csv":            filepath.Join(dir, "new", "dir", "d.csv"),
-		"/workspace":               dir,
+		"output/a.csv":                        filepath.Join(dir, "output", "a.csv"),
+		"/workspace/output/b.csv":             filepath.Join(dir, "output", "b.csv"),
+		"./output/../output/c.csv":            filepath.Join(dir, "output", "c.csv"),
+		"new/dir/d.csv":                       filepath.Join(dir, "new", "dir", "d.csv"),
+		"/workspace":                          dir,
+		filepath.Join(dir, "output", "e.csv"): filepath.Join(dir, "output", "e.csv"),
 	}
 	for in, want := range good {
 		got, err := Resolve(dir, in)
@@ -36,15 +37,16 @@ func TestResolve(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"":                    "empty",
-		"/etc/passwd":         "absolute path",
-		"../x":                "leaves the workspace",
-		"output/../../x":      "leaves the workspace",
-		"escape/secret.csv":   "symbolic link",
-		"escape":              "symbolic link",
-		"output/link.csv":     "symbolic link",
-		"output/a.csv/x":      "not a directory",
-		"/workspace/../etc/x": "leaves the workspace",
+		"":                            "empty",
+		"/etc/passwd":                 "absolute path",
+		"../x":                        "leaves the workspace",
+		"output/../../x":              "leaves the workspace",
+		"escape/secret.csv":           "symbolic link",
+		"escape":                      "symbolic link",
+		"output/link.csv":             "symbolic link",
+		"output/a.csv/x":              "not a directory",
+		"/workspace/../etc/x":         "leaves the workspace",
+		filepath.Join(dir, "..", "x"): "absolute path",
 	}
 	for in, want := range bad {
 		_, err := Resolve(dir, in)

@@ -20,6 +20,7 @@ type FileOptions struct {
 	Shards    int    // 1 when 0
 	Workers   int
 	Metadata  map[string]string // Parquet and Arrow key-value metadata
+	Fast      bool              // see WriterOptions.Fast
 	Progress  func(rows uint64)
 }
 
@@ -54,7 +55,7 @@ func WriteFile(ctx context.Context, src Source, path string, o FileOptions) (*Fi
 	defer tmp.Close()
 	h := sha256.New()
 	cw := &countingWriter{w: io.MultiWriter(tmp, h), h: h}
-	w, err := NewWriter(o.Format, cw, src.Specs(), WriterOptions{Header: o.Shard == 0, Metadata: o.Metadata})
+	w, err := NewWriter(o.Format, cw, src.Specs(), WriterOptions{Header: o.Shard == 0, Metadata: o.Metadata, Fast: o.Fast})
 	if err != nil {
 		return nil, err
 	}
