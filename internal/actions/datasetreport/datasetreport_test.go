@@ -18,9 +18,9 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/haven-tre/haven/internal/artificial/civil"
-	"github.com/haven-tre/haven/internal/disclosure"
 	"github.com/haven-tre/haven/internal/artificial/frame"
 	"github.com/haven-tre/haven/internal/artificial/records"
+	"github.com/haven-tre/haven/internal/disclosure"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
