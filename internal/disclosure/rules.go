@@ -802,6 +802,15 @@ func (c *checker) denominatorFor(rc int) int {
 	return -1
 }
 
+// ratioHeader reports whether a column's name says it holds a ratio.
+func ratioHeader(name string) bool {
+	switch strings.ToLower(strings.Join(headerWords(name), "_")) {
+	case "value", "ratio", "proportion", "prop", "rate", "fraction":
+		return true
+	}
+	return false
+}
+
 // percentOfDenominator is R2: the numerator a shown percentage and its
 // denominator imply. Every integer it can be in [1, T] is FAIL, some is
 // REVIEW; a single possible integer that is not a multiple of the base,
@@ -812,6 +821,12 @@ func (c *checker) percentOfDenominator(rc, d int) {
 	scale := 1.0
 	if c.cols[rc].Class == ClassPercent || c.anyPercentSign(rc) || c.maxOf(rc) > 1 {
 		scale = 100
+	}
+	// Decimals no larger than 1 under a ratio's name (cohort-extractor's
+	// measure files call num/den "value") are a ratio, not a percentage,
+	// when nothing else says percent.
+	if scale == 100 && c.cols[rc].Confidence == Low && !c.anyPercentSign(rc) && c.maxOf(rc) <= 1 && ratioHeader(c.cols[rc].Name) {
+		scale = 1
 	}
 	hd := 0.0
 	if c.rounded[d] {
