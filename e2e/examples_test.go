@@ -79,6 +79,23 @@ func TestExamplesRunEndToEnd(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(medium, "metadata", "manifest.json")); err != nil {
 				t.Errorf("no Level-4 manifest: %v", err)
 			}
+			// The moderately sensitive tables apply the study's controls:
+			// nothing in them is a definite breach (FAIL) or unreadable.
+			var tables []string
+			_ = filepath.WalkDir(filepath.Join(medium, "output"), func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && strings.HasSuffix(p, ".csv") {
+					tables = append(tables, p)
+				}
+				return nil
+			})
+			if len(tables) > 0 {
+				chk := runHaven(t, dir, append([]string{"outputs", "check"}, tables...)...)
+				for _, line := range strings.Split(chk.stdout, "\n") {
+					if strings.HasPrefix(line, "FAIL") || strings.HasPrefix(line, "ERROR") {
+						t.Errorf("released table does not apply its controls: %s\n%s", line, chk.stdout)
+					}
+				}
+			}
 			st := runHaven(t, dir, "status")
 			st.want(t, 0)
 			for _, line := range strings.Split(strings.TrimSpace(st.stdout), "\n")[1:] {

@@ -352,15 +352,15 @@ func generateMeasures(ctx context.Context, dir string, args []string, stdout io.
 	if err != nil {
 		return err
 	}
-	any := false
+	found := false
 	for _, d := range defs {
 		if len(d.Measures) == 0 {
 			continue
 		}
-		any = true
+		found = true
 		ms := make([]measures.Measure, len(d.Measures))
 		for i, m := range d.Measures {
-			ms[i] = measures.Measure{ID: m.ID, Numerator: m.Numerator, Denominator: m.Denominator, GroupBy: m.GroupBy, SmallNumberSuppression: m.SmallNumberSuppression}
+			ms[i] = measures.Measure{ID: m.ID, Numerator: m.Numerator, Denominator: m.Denominator, GroupBy: m.GroupBy, SmallNumberSuppression: m.SmallNumberSuppression, DisclosureControl: m.DisclosureControl}
 		}
 		if _, err := measures.Generate(ctx, measures.Options{
 			Dir: dir, OutputDir: v.Get("output-dir"), Suffix: dataset.Suffix(d.Name),
@@ -369,7 +369,7 @@ func generateMeasures(ctx context.Context, dir string, args []string, stdout io.
 			return err
 		}
 	}
-	if !any {
+	if !found {
 		return haven.Errorf(haven.EINVALID, "no measures to generate: add a measures: list to %s (see docs/dataset-definitions.md)", dataset.Path(v.Get("study-definition")))
 	}
 	return nil

@@ -61,6 +61,9 @@ type Measure struct {
 	Numerator, Denominator string
 	GroupBy                []string
 	SmallNumberSuppression bool
+	// DisclosureControl is Haven's disclosure_control key: see
+	// measures.Measure.DisclosureControl.
+	DisclosureControl bool
 }
 
 type position struct{ line, col int }
@@ -102,7 +105,7 @@ func (e *Error) Unwrap() error {
 var (
 	topKeys      = []string{"description", "index_date", "default_expectations", "population", "variables", "measures"}
 	variableKeys = []string{"type", "description", "return_expectations", "categories", "date_format", "between", "incidence_from"}
-	measureKeys  = []string{"id", "numerator", "denominator", "group_by", "small_number_suppression"}
+	measureKeys  = []string{"id", "numerator", "denominator", "group_by", "small_number_suppression", "disclosure_control"}
 	types        = []string{"bool", "int", "float", "date", "category"}
 	dateFormats  = []string{expect.FormatDay, expect.FormatMonth, expect.FormatYear}
 	nameRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -688,9 +691,18 @@ func (p *parser) measures(d *Definition, n *yaml.Node) {
 				} else {
 					m.SmallNumberSuppression = scalar(v).(bool)
 				}
+			case "disclosure_control":
+				if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" {
+					p.at(v, "%s: disclosure_control must be true or false", where)
+				} else {
+					m.DisclosureControl = scalar(v).(bool)
+				}
 			default:
 				p.unknown(kv.Key, kv.Name, "a key of "+where, measureKeys)
 			}
+		}
+		if m.DisclosureControl && len(m.GroupBy) == 0 {
+			p.at(item, "%s: disclosure_control needs group_by (a row per patient cannot be released): add group_by, or group_by: population for one row", where)
 		}
 		for _, k := range []string{"id", "numerator", "denominator"} {
 			if !seen[k] {

@@ -119,6 +119,7 @@ func TestParseErrors(t *testing.T) {
 		{"measure duplicate id", "variables:\n  x: {type: int}\nmeasures:\n  - {id: m, numerator: x, denominator: population}\n  - {id: m, numerator: x, denominator: population}\n", []string{":5:10: measures[1]: id m is used by another measure"}},
 		{"measure key typo", "variables:\n  x: {type: int}\nmeasures:\n  - {id: m, numerator: x, denominator: population, groupby: x}\n", []string{`unknown key "groupby" as a key of measure m; did you mean group_by?`}},
 		{"suppression not bool", "variables:\n  x: {type: int}\nmeasures:\n  - {id: m, numerator: x, denominator: population, small_number_suppression: yes}\n", []string{"small_number_suppression must be true or false"}},
+		{"disclosure control without group_by", "variables:\n  x: {type: int}\nmeasures:\n  - {id: m, numerator: x, denominator: population, disclosure_control: true}\n", []string{":4:5: measure m: disclosure_control needs group_by"}},
 		{"custom tag", "variables: !!python/object:os.system {}\n", []string{"tag"}},
 		{"every problem at once", "varaibles: 1\nindex_date: 1\nvariables:\n  a: {type: x}\n  b: {}\n",
 			[]string{"unknown key \"varaibles\"", "index_date:", "type \"x\"", "variable b has no type"}},

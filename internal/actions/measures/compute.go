@@ -154,6 +154,18 @@ func decide(st stats) suppression {
 	return s
 }
 
+// control is Measure.DisclosureControl's rule for one count: 1 to
+// RedactAt blank, others rounded half up to a multiple of RoundTo.
+func control(v float64) float64 {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return v
+	case v > 0 && v <= RedactAt:
+		return math.NaN()
+	}
+	return math.Floor(v/RoundTo+0.5) * RoundTo
+}
+
 func (s suppression) apply(v float64) float64 {
 	if s.small && v > 0 && v <= Threshold || s.extra && v == s.next {
 		return math.NaN()
@@ -721,6 +733,19 @@ func (c *computation) writeGrouped(ctx context.Context, j *job) error {
 				row[v].v = s.apply(row[v].v)
 			}
 		}
+	}
+
+	if j.m.DisclosureControl {
+		for _, v := range suppressed(j) {
+			for _, row := range rs.cells {
+				row[v].v = control(row[v].v)
+				if math.IsNaN(row[v].v) {
+					j.cols[v].isInt = false
+				}
+				row[v].i = int64(row[v].v)
+			}
+		}
+		j.notes = append(j.notes, fmt.Sprintf("counts of %d or less blanked, others rounded to the nearest %d", RedactAt, RoundTo))
 	}
 
 	out, err := newTempFile(j.full)

@@ -3,6 +3,7 @@ package measures
 import (
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -343,5 +344,40 @@ func TestFeatherTypes(t *testing.T) {
 		if got := readFile(t, dir, "output/measure_"+id+"_2020-01-01.csv"); got != w {
 			t.Errorf("%s: got\n%s\nwant\n%s", id, got, w)
 		}
+	}
+}
+
+// disclosure_control blanks counts from 1 to 7, rounds the rest to 5 and
+// computes value from what remains.
+func TestDisclosureControl(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("region,x\n")
+	// region A: 3 of 40; B: 8 of 40; C: 23 of 41; D: 0 of 6.
+	for _, g := range []struct {
+		region   string
+		yes, all int
+	}{{"A", 3, 40}, {"B", 8, 40}, {"C", 23, 41}, {"D", 0, 6}} {
+		for i := 0; i < g.all; i++ {
+			x := 0
+			if i < g.yes {
+				x = 1
+			}
+			b.WriteString(g.region + "," + strconv.Itoa(x) + "\n")
+		}
+	}
+	dir := workspaceWith(t, map[string]string{"output/input_2020-01-01.csv": b.String()})
+	_, _, err := generate(t, Options{Dir: dir, Measures: []Measure{
+		{ID: "m", Numerator: "x", Denominator: "population", GroupBy: []string{"region"}, DisclosureControl: true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "region,x,population,value\nA,,40.0,\nB,10.0,40.0,0.25\nC,25.0,40.0,0.625\nD,0.0,,\n"
+	if got := readFile(t, dir, "output/measure_m_2020-01-01.csv"); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	_, _, err = generate(t, Options{Dir: dir, Measures: []Measure{{ID: "p", Numerator: "x", Denominator: "population", DisclosureControl: true}}})
+	if err == nil || !strings.Contains(err.Error(), "disclosure_control needs group_by") {
+		t.Errorf("per-patient disclosure control: %v", err)
 	}
 }

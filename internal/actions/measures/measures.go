@@ -43,7 +43,20 @@ type Measure struct {
 	// row.
 	GroupBy                []string
 	SmallNumberSuppression bool
+	// DisclosureControl (a Haven extension, off by default) applies the
+	// controls a careful researcher applies before asking for release,
+	// after any small-number suppression: numerator and denominator counts
+	// from 1 to RedactAt are blanked, the others rounded to the nearest
+	// multiple of RoundTo, and value is computed from what remains. It
+	// needs GroupBy: a row per patient cannot be released.
+	DisclosureControl bool
 }
+
+// The thresholds of Measure.DisclosureControl.
+const (
+	RedactAt = 7
+	RoundTo  = 5
+)
 
 // Options configure Generate.
 type Options struct {
@@ -140,6 +153,9 @@ func validate(ms []Measure) error {
 		}
 		if m.Denominator == "" {
 			return fmt.Errorf("measure %q has no denominator: name a numeric or boolean column, or population", m.ID)
+		}
+		if m.DisclosureControl && len(m.GroupBy) == 0 {
+			return fmt.Errorf("measure %q: disclosure_control needs group_by (a row per patient cannot be released); add group_by, or group_by: population for one row", m.ID)
 		}
 		groups := map[string]bool{}
 		for _, g := range m.GroupBy {
