@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/haven-tre/haven/internal/pyfmt"
 )
 
 // Upstream converts `version` with Python's float() and population_size with
@@ -120,53 +122,5 @@ func pyIntNode(n *yaml.Node) (*big.Int, bool) {
 	return nil, false
 }
 
-// pyFloatRepr formats a float as Python's repr() does: the shortest digits
-// that round-trip, fixed notation for exponents from -4 to 15, and ".0" on
-// whole numbers.
-func pyFloatRepr(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
-	sign := ""
-	if e[0] == '-' {
-		sign, e = "-", e[1:]
-	}
-	mant, expStr, _ := strings.Cut(e, "e")
-	exp, _ := strconv.Atoi(expStr)
-	digits := strings.Replace(mant, ".", "", 1)
-	if exp < -4 || exp >= 16 {
-		m := digits[:1]
-		if len(digits) > 1 {
-			m += "." + digits[1:]
-		}
-		es := "+"
-		if exp < 0 {
-			es, exp = "-", -exp
-		}
-		return sign + m + "e" + es + leftPad2(strconv.Itoa(exp))
-	}
-	point := exp + 1 // digits before the decimal point
-	var s string
-	switch {
-	case point <= 0:
-		s = "0." + strings.Repeat("0", -point) + digits
-	case point >= len(digits):
-		s = digits + strings.Repeat("0", point-len(digits)) + ".0"
-	default:
-		s = digits[:point] + "." + digits[point:]
-	}
-	return sign + s
-}
-
-func leftPad2(s string) string {
-	if len(s) < 2 {
-		return "0" + s
-	}
-	return s
-}
+// pyFloatRepr formats a float as Python's repr() does.
+func pyFloatRepr(f float64) string { return pyfmt.Float(f) }

@@ -4,34 +4,17 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/haven-tre/haven/internal/pyfmt"
 )
 
-// appendPyFloat appends v as Python's repr(float) writes it, which is how
-// pandas writes float columns to CSV: the shortest digits that read back
-// as v, in positional notation with at least one decimal ("100000.0") when
-// the decimal exponent is from -4 to 15, and otherwise in scientific
-// notation with at least two exponent digits ("1e-05", "1e+16"). NaN is
-// written as the empty field (pandas' default na_rep).
+// appendPyFloat appends v as pandas writes a float to CSV: Python's
+// repr(float), with NaN as the empty field (pandas' default na_rep).
 func appendPyFloat(dst []byte, v float64) []byte {
-	switch {
-	case math.IsNaN(v):
+	if math.IsNaN(v) {
 		return dst
-	case math.IsInf(v, 1):
-		return append(dst, "inf"...)
-	case math.IsInf(v, -1):
-		return append(dst, "-inf"...)
 	}
-	start := len(dst)
-	dst = strconv.AppendFloat(dst, v, 'e', -1, 64)
-	e := strings.LastIndexByte(string(dst[start:]), 'e')
-	exp, err := strconv.Atoi(string(dst[start+e+1:]))
-	if err == nil && exp >= -4 && exp < 16 {
-		dst = strconv.AppendFloat(dst[:start], v, 'f', -1, 64)
-		if !strings.ContainsRune(string(dst[start:]), '.') {
-			dst = append(dst, '.', '0')
-		}
-	}
-	return dst
+	return pyfmt.AppendFloat(dst, v)
 }
 
 // pyFloat returns appendPyFloat's text.
