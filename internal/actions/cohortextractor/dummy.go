@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/haven-tre/haven/internal/actions/workspace"
 	"github.com/haven-tre/haven/internal/artificial/expect"
 	"github.com/haven-tre/haven/internal/artificial/records"
+	"github.com/haven-tre/haven/internal/atomicfile"
 )
 
 // maxDummyProblems bounds the bad values reported from one file.
@@ -76,7 +76,7 @@ func copyDummy(ctx context.Context, dir, file, ext string, jobs []cohortJob, ski
 				continue
 			}
 		}
-		if err := writeAtomic(dst, src); err != nil {
+		if err := atomicfile.WriteFile(dst, src); err != nil {
 			return fmt.Errorf("writing %s: %w", j.rel, err)
 		}
 		fmt.Fprintf(stdout, "Copied dummy data %s to %s\n", file, j.rel)
@@ -241,28 +241,4 @@ func kindText(name string, v expect.Variable) string {
 		return "a category"
 	}
 	return v.Kind.String()
-}
-
-// writeAtomic writes data to path through a synced temporary file.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -91,11 +91,11 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/haven-tre/haven/internal/actions/argparse"
 	"github.com/haven-tre/haven/internal/actions/workspace"
+	"github.com/haven-tre/haven/internal/atomicfile"
 )
 
 // Program is the action's name, as it appears in messages.
@@ -289,38 +289,5 @@ func writeAtomic(path string, data []byte) (err error) {
 	if info, err := os.Lstat(path); err == nil && info.IsDir() {
 		return errors.New("is a directory: remove it or choose another --output-dir")
 	}
-	d := filepath.Dir(path)
-	f, err := os.CreateTemp(d, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if df, derr := os.Open(d); derr == nil {
-		_ = df.Sync()
-		df.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(path, data)
 }

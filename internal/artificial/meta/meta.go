@@ -17,7 +17,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/haven-tre/haven/internal/atomicfile"
 )
 
 // SchemaV1 names the metadata format.
@@ -384,27 +385,4 @@ func WriteFile(path string, d *Document) ([]byte, error) {
 
 // WriteAtomic writes b to path so that a reader sees the old file or the
 // new one, never a part.
-func WriteAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+func WriteAtomic(path string, b []byte) error { return atomicfile.WriteFile(path, b) }
