@@ -149,6 +149,8 @@ Exit codes:
 		a.logsCommand(),
 		a.outputsCommand(),
 		a.dataCommand(),
+		a.serverCommand(),
+		a.agentCommand(),
 		a.versionCommand(),
 		a.completionCommand(root),
 	)
