@@ -82,7 +82,7 @@ running are picked up again by the next agent started on the same
 			default:
 				return usageError{fmt.Errorf("unknown --executor %q: use local or docker", kind)}
 			}
-			log := slog.New(slog.NewJSONHandler(a.stderr, nil)).With("backend", backend)
+			log := slog.New(slog.NewJSONHandler(a.stderr, nil))
 			ag, err := agent.New(ctx, agent.Config{
 				ServerURL: serverURL, Backend: backend, Token: tok,
 				Executor: exec, HighDir: highDir, MediumDir: mediumDir, StateDir: stateDir,

@@ -70,7 +70,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	db.SetMaxIdleConns(maxConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to PostgreSQL (check the database URL, that the server is running and that the user may log in): %w", err)
+		// Almost always the URL, the server or the role: the user's to fix.
+		return nil, &haven.Error{Code: haven.EINVALID, Message: "cannot connect to PostgreSQL: check the database URL, that the server is running and that the user may log in", Err: err}
 	}
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
