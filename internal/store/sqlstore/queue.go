@@ -158,7 +158,7 @@ func (s *Store) Poll(ctx context.Context, backendID int64, agentID string, cap s
 			return w.saveJob(r)
 		}
 
-		rows, err = w.jobs(`WHERE j.backend_id = ? AND j.needs_recovery ORDER BY j.recovery_since, j.id LIMIT 1`+w.d.SkipLocked, backendID)
+		rows, err = w.jobs(`WHERE j.backend_id = ? AND j.state = 'running' AND j.needs_recovery ORDER BY j.recovery_since, j.id LIMIT 1`+w.d.SkipLocked, backendID)
 		if err != nil {
 			return wrap(err, "poll: find jobs to recover")
 		}
@@ -236,7 +236,7 @@ func (w *wtx) leased(backendID int64, leaseID, agentID string) (row, error) {
 	if leaseID == "" {
 		return row{}, store.ErrLeaseLost
 	}
-	rows, err := w.jobs(`WHERE j.lease_id = ? AND j.backend_id = ?`+w.d.ForUpdate, leaseID, backendID)
+	rows, err := w.jobs(`WHERE j.lease_id = ? AND j.lease_id <> '' AND j.backend_id = ?`+w.d.ForUpdate, leaseID, backendID)
 	if err != nil {
 		return row{}, wrap(err, "find lease")
 	}
@@ -402,7 +402,7 @@ func (s *Store) Reap(ctx context.Context, now time.Time, deadline time.Duration)
 	err := s.write(ctx, func(w *wtx) error {
 		changed = 0
 		failedOn := map[int64]bool{}
-		rows, err := w.jobs(`WHERE j.lease_id <> '' AND j.lease_expires_at < ? ORDER BY j.id`+w.d.SkipLocked, nanos(now))
+		rows, err := w.jobs(`WHERE j.lease_id <> '' AND j.lease_expires_at < ? ORDER BY j.lease_expires_at, j.id`+w.d.SkipLocked, nanos(now))
 		if err != nil {
 			return wrap(err, "reap expired leases")
 		}
@@ -427,7 +427,7 @@ func (s *Store) Reap(ctx context.Context, now time.Time, deadline time.Duration)
 			}
 			changed++
 		}
-		rows, err = w.jobs(`WHERE j.needs_recovery AND j.recovery_since < ? ORDER BY j.id`+w.d.SkipLocked, nanos(now.Add(-deadline)))
+		rows, err = w.jobs(`WHERE j.needs_recovery AND j.recovery_since < ? ORDER BY j.recovery_since, j.id`+w.d.SkipLocked, nanos(now.Add(-deadline)))
 		if err != nil {
 			return wrap(err, "reap jobs past the recovery deadline")
 		}

@@ -167,11 +167,13 @@ CREATE TABLE jobs (
 CREATE UNIQUE INDEX jobs_lease ON jobs (lease_id) WHERE lease_id <> '';
 CREATE INDEX jobs_request ON jobs (job_request_id, created_at, id);
 CREATE INDEX jobs_workspace_backend ON jobs (workspace_id, backend_id, created_at, id);
-CREATE INDEX jobs_backend_active ON jobs (backend_id, state) WHERE state IN ('pending', 'running');
+-- Every queue query names the backend and the state; a plain index serves
+-- them all (SQLite uses a partial index only for its exact condition).
+CREATE INDEX jobs_backend_state ON jobs (backend_id, state);
 -- The claim's fairness order counts each workspace's running jobs.
 CREATE INDEX jobs_workspace_running ON jobs (workspace_id, backend_id) WHERE state = 'running';
 CREATE INDEX jobs_lease_expiry ON jobs (lease_expires_at) WHERE lease_id <> '';
-CREATE INDEX jobs_recovery ON jobs (backend_id, recovery_since) WHERE needs_recovery;
+CREATE INDEX jobs_recovery ON jobs (recovery_since) WHERE needs_recovery;
 
 -- What each job waits on (its wait_for_job_ids), for the claim query and
 -- failure propagation. waits_for is a job identifier; it is not a foreign
