@@ -22,6 +22,38 @@ type cache struct {
 	backends   memo[int64, backendFacts]
 	workspaces memo[int64, workspaceFacts]
 	wsIDs      memo[string, int64] // by name
+	// finished holds complete job requests with their jobs: a request
+	// whose status is final and whose jobs are all final never changes
+	// again (final codes are sticky, and cancelling a complete request
+	// does nothing), so its page needs neither query twice.
+	finished memo[int64, finishedRequest]
+}
+
+// finishedRequest is a complete job request and its final jobs.
+type finishedRequest struct {
+	jr   *store.JobRequest
+	jobs []*store.Job
+}
+
+// finishedRequest returns a cached complete request, if there is one.
+func (c *cache) finishedRequest(id int64) (finishedRequest, bool) {
+	c.finished.mu.RLock()
+	defer c.finished.mu.RUnlock()
+	f, ok := c.finished.m[id]
+	return f, ok
+}
+
+// noteRequest caches a request and its jobs when both are final.
+func (c *cache) noteRequest(jr *store.JobRequest, jobs []*store.Job) {
+	if store.IsActive(jr.Status) {
+		return
+	}
+	for _, j := range jobs {
+		if !j.StatusCode.IsFinal() {
+			return
+		}
+	}
+	c.finished.get(jr.ID, func() (finishedRequest, error) { return finishedRequest{jr: jr, jobs: jobs}, nil })
 }
 
 // userFacts are a user's unchanging names.

@@ -19,8 +19,10 @@ func (h *Handler) loadRequest(ctx context.Context, p pathParams) (*store.Project
 	if err != nil {
 		return nil, ws, nil, err
 	}
-	jr, err := h.store.JobRequest(ctx, p.JR)
-	if err != nil {
+	var jr *store.JobRequest
+	if f, ok := h.cache.finishedRequest(p.JR); ok {
+		jr = f.jr
+	} else if jr, err = h.store.JobRequest(ctx, p.JR); err != nil {
 		return nil, ws, nil, err
 	}
 	if jr.WorkspaceID != ws.ID {
@@ -75,7 +77,12 @@ func (h *Handler) jobRequestPage(w http.ResponseWriter, r *http.Request) {
 		SignedIn:    u != nil,
 		Now:         h.now().UTC(),
 	}
-	if in.Jobs, err = h.store.RequestJobs(ctx, jr.ID); err == nil {
+	if f, ok := h.cache.finishedRequest(jr.ID); ok {
+		in.Jobs = f.jobs
+	} else if in.Jobs, err = h.store.RequestJobs(ctx, jr.ID); err == nil {
+		h.cache.noteRequest(jr, in.Jobs)
+	}
+	if err == nil {
 		in.OrgName, err = h.orgName(ctx, proj.OrgID)
 	}
 	if err == nil {

@@ -311,6 +311,7 @@ func TestJobRequestPageSucceeded(t *testing.T) {
 		t.Fatalf("status %d:\n%s", rec.Code, rec.Body)
 	}
 	body := rec.Body.String()
+	body0 := body
 	assertInOrder(t, pageText(body),
 		"Job request: "+itoaTest(int(s.jr.ID)),
 		"Organisation:", "Bennett Institute Two",
@@ -355,4 +356,17 @@ func TestJobRequestPageSucceeded(t *testing.T) {
 	}
 	// Its pending job shows why it waits.
 	assertInOrder(t, pageText(body), "counts", "Pending", "created: Created")
+
+	// Pages of complete requests are served from memory; an active one
+	// is read afresh, so its page follows the job to its end.
+	e.runJob(s.backend, created.Add(25*time.Hour), created.Add(25*time.Hour+time.Minute), haven.StatusSucceeded)
+	url2 := "/" + s.project.Slug + "/primary-care-covid-codes-research/" + itoaTest(int(s2.jr.ID)) + "/"
+	done := c.get(url2).Body.String()
+	assertInOrder(t, pageText(done), "counts", "Succeeded", "1 / 1 complete", "Runtime: 00:01:00")
+	if again := c.get(url2).Body.String(); again != done {
+		t.Error("a complete request's page changed between two views")
+	}
+	if first := c.get(url).Body.String(); first != body0 {
+		t.Error("the first request's page changed once it was served from memory")
+	}
 }
