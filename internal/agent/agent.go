@@ -212,7 +212,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	return &Agent{
 		cfg: cfg,
 		client: &agentapi.Client{
-			BaseURL: cfg.ServerURL, Token: cfg.Token, HTTP: cfg.HTTPClient, Timeout: cfg.RequestTimeout,
+			BaseURL: cfg.ServerURL, Token: cfg.Token, Backend: cfg.Backend, HTTP: cfg.HTTPClient, Timeout: cfg.RequestTimeout,
 		},
 		db:        db,
 		log:       cfg.Logger.With("backend", cfg.Backend, "agent", cfg.AgentID),
@@ -245,7 +245,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 			if !agentapi.IsRetryable(err) && !a.everPolled {
 				a.shutdown()
-				return &haven.Error{Code: haven.EINVALID, Message: fmt.Sprintf("agent: the server at %s refused to hand out work; check the backend's agent token", a.cfg.ServerURL), Err: err}
+				return &haven.Error{Code: haven.EINVALID, Message: fmt.Sprintf("agent: the server at %s refused to hand out work for backend %s; check that the token file holds that backend's agent token (haven server admin create-backend or rotate-backend-tokens prints it)", a.cfg.ServerURL, a.cfg.Backend), Err: err}
 			}
 			if agentapi.IsRetryable(err) {
 				a.setState("unreachable", err)

@@ -312,6 +312,27 @@ func TestBadTokenStopsTheAgent(t *testing.T) {
 	}
 }
 
+// An agent configured for one backend with another backend's token (a
+// mixed-up token file) is refused and stops, naming the backend and the
+// token to check; it never takes the other backend's work.
+func TestAnotherBackendsTokenStopsTheAgent(t *testing.T) {
+	s := agentapitest.New(t, agentapitest.Options{})
+	_, otherJobs := s.QueueOn(s.Other, agentapitest.Spec{Action: "extract"})
+	a, err := New(context.Background(), Config{ServerURL: s.HTTP.URL, Backend: "tpp", Token: s.OtherToken, Executor: fake.New(fake.Config{}),
+		Code: &studyCode{}, HighDir: t.TempDir(), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	err = a.Run(context.Background())
+	if haven.ErrorCode(err) != haven.EINVALID || !strings.Contains(err.Error(), "backend tpp") || !strings.Contains(err.Error(), "token") {
+		t.Fatalf("Run with another backend's token: %v", err)
+	}
+	if got := s.Job(otherJobs[0].ID); got.StatusCode != haven.StatusCreated || got.LeaseID != "" {
+		t.Errorf("the other backend's job was touched: %s, lease %q", got.StatusCode, got.LeaseID)
+	}
+}
+
 func TestKilledAgentIsRecoveredOnTheSameStateDir(t *testing.T) {
 	s := agentapitest.New(t, agentapitest.Options{})
 	d := newDirs(t)

@@ -233,11 +233,22 @@ func (a *API) authenticate(r *http.Request) (*store.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An agent names the backend it was configured for; a token that
+	// belongs to another backend (a mixed-up token file) is refused as if
+	// unknown, so the agent never acts for the wrong backend.
+	if claimed := r.Header.Get(HeaderBackend); claimed != "" && claimed != b.Slug {
+		a.Logger.Warn("agent token used for another backend", "token_backend", b.Slug, "claimed_backend", claimed)
+		return nil, errUnauthorized
+	}
 	if !b.IsActive {
 		return nil, errorf(http.StatusForbidden, outcomeForbidden, "forbidden: backend %s is not active", b.Slug)
 	}
 	return b, nil
 }
+
+// HeaderBackend carries the slug of the backend an agent was configured
+// for; the server refuses (401) a token that belongs to another backend.
+const HeaderBackend = "Haven-Backend"
 
 // decode reads a JSON body into v: at most MaxBodyBytes, one object, no
 // unknown fields.

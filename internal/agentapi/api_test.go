@@ -201,21 +201,27 @@ func TestAuthentication(t *testing.T) {
 		name   string
 		path   string
 		header string // Authorization; "-" for none
+		claim  string // Haven-Backend; "" for none
 		body   any
 		want   int
 		error  string
 	}{
-		{"missing", agentapi.PathPoll, "-", pollBody(), 401, "unauthorized"},
-		{"not bearer", agentapi.PathPoll, "Basic " + s.Token, pollBody(), 401, "unauthorized"},
-		{"unknown", agentapi.PathPoll, "Bearer " + unknown, pollBody(), 401, "unauthorized"},
-		{"too short", agentapi.PathPoll, "Bearer abc", pollBody(), 401, "unauthorized"},
-		{"too long", agentapi.PathPoll, "Bearer " + strings.Repeat("a", 300), pollBody(), 401, "unauthorized"},
-		{"airlock token", agentapi.PathPoll, "Bearer " + s.AirlockToken, pollBody(), 403, "airlock token"},
-		{"airlock token on extend", "/api/agent/v1/leases/x/extend", "Bearer " + s.AirlockToken, agentapi.ExtendRequest{AgentID: agentID}, 403, "airlock token"},
-		{"other backend's job", "/api/agent/v1/jobs/" + otherJobs[0].ID + "/status", "Bearer " + s.Token,
+		{"missing", agentapi.PathPoll, "-", "", pollBody(), 401, "unauthorized"},
+		{"not bearer", agentapi.PathPoll, "Basic " + s.Token, "", pollBody(), 401, "unauthorized"},
+		{"unknown", agentapi.PathPoll, "Bearer " + unknown, "", pollBody(), 401, "unauthorized"},
+		{"too short", agentapi.PathPoll, "Bearer abc", "", pollBody(), 401, "unauthorized"},
+		{"too long", agentapi.PathPoll, "Bearer " + strings.Repeat("a", 300), "", pollBody(), 401, "unauthorized"},
+		{"airlock token", agentapi.PathPoll, "Bearer " + s.AirlockToken, "", pollBody(), 403, "airlock token"},
+		{"airlock token on extend", "/api/agent/v1/leases/x/extend", "Bearer " + s.AirlockToken, "", agentapi.ExtendRequest{AgentID: agentID}, 403, "airlock token"},
+		{"other backend's job", "/api/agent/v1/jobs/" + otherJobs[0].ID + "/status", "Bearer " + s.Token, "",
 			update(1, 1, haven.StatusPreparing, ""), 404, "no such job on this backend"},
-		{"other backend's lease", "/api/agent/v1/leases/" + otherTask.Lease.ID + "/extend", "Bearer " + s.Token,
+		{"other backend's lease", "/api/agent/v1/leases/" + otherTask.Lease.ID + "/extend", "Bearer " + s.Token, "",
 			agentapi.ExtendRequest{AgentID: agentID}, 409, "lease lost"},
+		// An agent configured for tpp holding emis's token (a mixed-up
+		// token file) is refused, whatever it asks.
+		{"another backend's token", agentapi.PathPoll, "Bearer " + s.OtherToken, "tpp", pollBody(), 401, "unauthorized"},
+		{"another backend's token on its job", "/api/agent/v1/jobs/" + otherJobs[0].ID + "/status", "Bearer " + s.OtherToken, "tpp",
+			update(1, 1, haven.StatusPreparing, ""), 401, "unauthorized"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -223,6 +229,9 @@ func TestAuthentication(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, s.HTTP.URL+tc.path, bytes.NewReader(data))
 			if tc.header != "-" {
 				req.Header.Set("Authorization", tc.header)
+			}
+			if tc.claim != "" {
+				req.Header.Set(agentapi.HeaderBackend, tc.claim)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {

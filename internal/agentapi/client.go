@@ -25,6 +25,9 @@ type Client struct {
 	BaseURL string
 	// Token is the backend's agent token.
 	Token string
+	// Backend is the slug of the backend the agent was configured for,
+	// sent in the Haven-Backend header; "" sends none.
+	Backend string
 	// HTTP sends the requests; http.DefaultClient if nil. Its transport
 	// decides TLS verification (and pinning).
 	HTTP *http.Client
@@ -123,6 +126,9 @@ func (c *Client) do(ctx context.Context, path string, vars map[string]string, bo
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if c.Backend != "" {
+		req.Header.Set(HeaderBackend, c.Backend)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
