@@ -9,6 +9,7 @@ import (
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/agentapi"
 	"github.com/haven-tre/haven/internal/executor"
+	"github.com/haven-tre/haven/internal/store"
 )
 
 var reDigest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -25,7 +26,7 @@ func redact(j *haven.Job, res *executor.Results, cancelled bool) (u agentapi.Upd
 	if cancelled && code.IsFinal() && code != haven.StatusSucceeded && code != haven.StatusCancelledByUser {
 		code, msg = haven.StatusCancelledByUser, haven.StatusCancelledByUser.Message()
 	}
-	if !agentapi.AgentCodes[code] {
+	if !store.AgentMayReport(code) {
 		return agentapi.Update{}, false
 	}
 	unmatched := code == haven.StatusUnmatchedPatterns || (res != nil && len(res.UnmatchedPatterns) > 0)

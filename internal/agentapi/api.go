@@ -543,7 +543,7 @@ func ToStoreUpdate(in Update) (store.Update, error) {
 		return store.Update{}, fmt.Errorf("seq must be at least 1, got %d", in.Seq)
 	case !code.Known():
 		return store.Update{}, fmt.Errorf("status_code %q is not a status code", in.StatusCode)
-	case !AgentCodes[code]:
+	case !store.AgentMayReport(code):
 		return store.Update{}, fmt.Errorf("status_code %q is set by the server, not by an agent", in.StatusCode)
 	case !AllowedMessage(code, in.StatusMessage):
 		return store.Update{}, fmt.Errorf("status_message is not one of the fixed messages for %s: an agent sends only fixed messages, never file names or log text", code)

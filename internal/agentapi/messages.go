@@ -22,23 +22,6 @@ const (
 	MsgTimedOut = "Job exited with an error: " + "Job exceeded its time limit"
 )
 
-// AgentCodes are the status codes an agent may report (spec §4.1).
-var AgentCodes = map[haven.StatusCode]bool{
-	haven.StatusPreparing:         true,
-	haven.StatusPrepared:          true,
-	haven.StatusExecuting:         true,
-	haven.StatusExecuted:          true,
-	haven.StatusFinalizing:        true,
-	haven.StatusFinalized:         true,
-	haven.StatusSucceeded:         true,
-	haven.StatusNonzeroExit:       true,
-	haven.StatusUnmatchedPatterns: true,
-	haven.StatusInternalError:     true,
-	haven.StatusJobError:          true,
-	haven.StatusCancelledByUser:   true,
-	haven.StatusWaitingOnNewTask:  true,
-}
-
 // templates are the messages allowed for a code besides its own fixed
 // message. In a template '#' stands for a run of 1 to 20 ASCII digits:
 // numbers are the only variable part of anything that leaves a backend.

@@ -1,6 +1,10 @@
 package store
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/haven-tre/haven"
+)
 
 // FailedMessage is the status message of a request whose jobs failed.
 const FailedMessage = "Failed due to job failure"
@@ -88,3 +92,24 @@ func IsActive(status string) bool {
 	}
 	return false
 }
+
+// agentCodes are the status codes an agent may report (spec §4.1); the
+// rest are the server's to set.
+var agentCodes = map[haven.StatusCode]bool{
+	haven.StatusPreparing:         true,
+	haven.StatusPrepared:          true,
+	haven.StatusExecuting:         true,
+	haven.StatusExecuted:          true,
+	haven.StatusFinalizing:        true,
+	haven.StatusFinalized:         true,
+	haven.StatusSucceeded:         true,
+	haven.StatusNonzeroExit:       true,
+	haven.StatusUnmatchedPatterns: true,
+	haven.StatusInternalError:     true,
+	haven.StatusJobError:          true,
+	haven.StatusCancelledByUser:   true,
+	haven.StatusWaitingOnNewTask:  true,
+}
+
+// AgentMayReport reports whether an agent may send this status code.
+func AgentMayReport(code haven.StatusCode) bool { return agentCodes[code] }

@@ -118,3 +118,23 @@ func TestIsActive(t *testing.T) {
 		}
 	}
 }
+
+// The agent may set exactly the codes of spec §4.1 that are not the
+// server's: running codes after the claim, final codes from running a job,
+// and the retry code.
+func TestAgentMayReport(t *testing.T) {
+	server := map[haven.StatusCode]bool{
+		haven.StatusCreated: true, haven.StatusInitiated: true, haven.StatusPaused: true,
+		haven.StatusWaitingDBMaintenance: true, haven.StatusWaitingOnDependencies: true,
+		haven.StatusWaitingOnWorkers: true, haven.StatusWaitingOnDBWorkers: true, haven.StatusWaitingOnReboot: true,
+		haven.StatusDependencyFailed: true, haven.StatusKilledByAdmin: true, haven.StatusStaleCodelists: true,
+	}
+	for _, c := range haven.StatusCodes {
+		if got := store.AgentMayReport(c); got == server[c] {
+			t.Errorf("AgentMayReport(%s) = %v", c, got)
+		}
+	}
+	if store.AgentMayReport("no_such_code") {
+		t.Error("AgentMayReport accepts an unknown code")
+	}
+}

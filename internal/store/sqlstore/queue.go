@@ -15,26 +15,6 @@ import (
 // recovery deadline.
 const RecoveryFailedMessage = "Internal error: the backend stopped reporting on this job and it could not be recovered"
 
-// agentCodes are the status codes an agent may report (spec §4.1).
-var agentCodes = map[haven.StatusCode]bool{
-	haven.StatusPreparing:         true,
-	haven.StatusPrepared:          true,
-	haven.StatusExecuting:         true,
-	haven.StatusExecuted:          true,
-	haven.StatusFinalizing:        true,
-	haven.StatusFinalized:         true,
-	haven.StatusSucceeded:         true,
-	haven.StatusNonzeroExit:       true,
-	haven.StatusUnmatchedPatterns: true,
-	haven.StatusInternalError:     true,
-	haven.StatusJobError:          true,
-	haven.StatusCancelledByUser:   true,
-	haven.StatusWaitingOnNewTask:  true,
-}
-
-// AgentMayReport reports whether an agent may send this status code.
-func AgentMayReport(code haven.StatusCode) bool { return agentCodes[code] }
-
 // newLeaseID is 128 random bits, URL-safe base64 without padding.
 func newLeaseID() string {
 	b := make([]byte, 16)
@@ -333,7 +313,7 @@ func (s *Store) ApplyUpdate(ctx context.Context, backendID int64, identifier str
 		if u.Attempt > r.Attempt {
 			return haven.Errorf(haven.EINVALID, "update job %s: attempt %d was never handed out (the job is at attempt %d)", identifier, u.Attempt, r.Attempt)
 		}
-		if !agentCodes[u.StatusCode] {
+		if !store.AgentMayReport(u.StatusCode) {
 			return haven.Errorf(haven.EINVALID, "update job %s: %q is not a status code an agent may report", identifier, u.StatusCode)
 		}
 		if r.StatusCode.IsFinal() {
