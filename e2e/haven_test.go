@@ -46,6 +46,18 @@ func needPython(t *testing.T) {
 	}
 }
 
+// needGit skips tests that need git (the job server reads studies with it)
+// where there is none.
+func needGit(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		if os.Getenv("HAVEN_REQUIRE_GIT") == "1" {
+			t.Fatal("git not found and HAVEN_REQUIRE_GIT=1")
+		}
+		t.Skip("git not found: the job server reads studies with it")
+	}
+}
+
 // project writes files (path -> content) into a new project folder.
 func project(t *testing.T, files map[string]string) string {
 	t.Helper()
