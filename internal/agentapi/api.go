@@ -218,7 +218,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // authenticate finds the backend of the request's agent token.
 func (a *API) authenticate(r *http.Request) (*store.Backend, error) {
-	tok := bearerToken(r)
+	tok := auth.BearerToken(r)
 	if tok == "" {
 		return nil, errUnauthorized
 	}

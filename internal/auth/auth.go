@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -207,3 +208,31 @@ var identRE = regexp.MustCompile(`^[a-z0-9]{16}$`)
 // ValidIdentifier reports whether s may be a job request identifier
 // (`^[a-z0-9]{16}$`, which also admits older identifiers' digits).
 func ValidIdentifier(s string) bool { return identRE.MatchString(s) }
+
+// Bearer token lengths accepted: anything much shorter or longer than
+// NewToken's is refused before a database is asked.
+const (
+	minBearerLen = 32
+	maxBearerLen = 256
+)
+
+// BearerToken returns the token of an "Authorization: Bearer <token>"
+// header, or "" when the header is missing, has another scheme, or holds
+// something that cannot be a token (too short, too long, spaces or
+// control characters).
+func BearerToken(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	tok = strings.TrimSpace(tok)
+	if len(tok) < minBearerLen || len(tok) > maxBearerLen {
+		return ""
+	}
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; c <= ' ' || c >= 0x7f {
+			return ""
+		}
+	}
+	return tok
+}

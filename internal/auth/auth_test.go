@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -170,6 +171,33 @@ func TestIdentifiers(t *testing.T) {
 	} {
 		if got := ValidIdentifier(tc.s); got != tc.ok {
 			t.Errorf("ValidIdentifier(%q) = %v; want %v", tc.s, got, tc.ok)
+		}
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	tok := NewToken()
+	tests := []struct {
+		header, want string
+	}{
+		{"Bearer " + tok, tok},
+		{"bearer " + tok, tok},
+		{"Bearer  " + tok + " ", tok},
+		{"", ""},
+		{"Basic " + tok, ""},
+		{"Bearer", ""},
+		{"Bearer short", ""},
+		{"Bearer " + strings.Repeat("a", 257), ""},
+		{"Bearer " + tok[:20] + " " + tok[20:], ""},
+		{"Bearer " + tok + "\x01", ""},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		if tt.header != "" {
+			r.Header.Set("Authorization", tt.header)
+		}
+		if got := BearerToken(r); got != tt.want {
+			t.Errorf("BearerToken(%q) = %q, want %q", tt.header, got, tt.want)
 		}
 	}
 }

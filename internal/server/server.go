@@ -20,6 +20,7 @@ import (
 	"github.com/haven-tre/haven/internal/agentapi"
 	"github.com/haven-tre/haven/internal/gitrepo"
 	"github.com/haven-tre/haven/internal/jobserver"
+	"github.com/haven-tre/haven/internal/releaseapi"
 	"github.com/haven-tre/haven/internal/store"
 	"github.com/haven-tre/haven/internal/store/postgres"
 	"github.com/haven-tre/haven/internal/store/sqlite"
@@ -31,7 +32,8 @@ import (
 
 // Config is how a server is set up.
 type Config struct {
-	// DataDir holds the SQLite database (haven.db) and the git cache.
+	// DataDir holds the SQLite database (haven.db), released files
+	// (releases/) and the git cache.
 	DataDir string
 	// DatabaseURL, when set (postgres://…), stores everything in
 	// PostgreSQL instead of the SQLite file.
@@ -113,15 +115,21 @@ func New(cfg Config, st store.Store) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	releases := &releaseapi.API{
+		Store: st, Service: svc, Dir: filepath.Join(cacheRoot(cfg), "releases"),
+		Logger: log.With("component", "releaseapi"), Now: now,
+	}
 	mux := http.NewServeMux()
 	agents.Register(mux)
+	releases.Register(mux)
 	w.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return &Server{Store: st, Service: svc, Agents: agents, Web: w, Registry: reg, Handler: mux, log: log}, nil
 }
 
-// cacheRoot is where the server keeps caches: the data directory, or a
-// folder in the user's cache directory for a PostgreSQL server without one.
+// cacheRoot is where the server keeps files: the data directory, or a
+// folder in the user's cache directory for a PostgreSQL server started
+// without one (haven server always passes one: ./haven-data by default).
 func cacheRoot(cfg Config) string {
 	if cfg.DataDir != "" {
 		return cfg.DataDir

@@ -13,7 +13,10 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/haven-tre/haven"
@@ -353,4 +356,124 @@ type Store interface {
 	// The audit log: append and query only.
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	AuditEvents(ctx context.Context, target string, limit int) ([]*AuditEvent, error) // newest first; "" for all
+
+	// Releases (spec §2.7, §11): files an Airlock released, created with
+	// their expected hashes first and uploaded afterwards.
+	//
+	// CreateRelease stores a release and one ReleaseFile per file, in one
+	// transaction, and reports whether it created them. It is idempotent:
+	// when a release with r.ID exists for the same workspace and backend
+	// with the same file names, hashes and sizes it changes nothing and
+	// returns false (read the stored release with Release and
+	// ReleaseFiles); when it exists with anything else it returns
+	// ECONFLICT. On creation it sets r.CreatedAt (when zero), r.Status
+	// (ReleaseRequested when empty), r.RequestedFiles (the files' names
+	// when nil) and each file's ID (a new ULID), ReleaseID, WorkspaceID,
+	// CreatedBy and CreatedAt. EINVALID for an id that is not a ULID, a
+	// file with an empty name, a hash that is not 64 lower-case hex
+	// digits, a negative size or a name given twice; ENOTFOUND for a
+	// missing workspace, backend or user.
+	CreateRelease(ctx context.Context, r *Release, files []*ReleaseFile) (created bool, err error)
+	Release(ctx context.Context, id string) (*Release, error)
+	// WorkspaceReleases lists a workspace's releases, newest first.
+	WorkspaceReleases(ctx context.Context, workspaceID int64) ([]*Release, error)
+	// ReleaseFiles lists a release's files by name.
+	ReleaseFiles(ctx context.Context, releaseID string) ([]*ReleaseFile, error)
+	// ReleaseFile returns the file of a release with this name.
+	ReleaseFile(ctx context.Context, releaseID, name string) (*ReleaseFile, error)
+	// MarkUploaded records that a file's bytes are stored at storagePath
+	// (relative to the release storage root) since now. A file is
+	// uploaded once: ECONFLICT when it already was, ENOTFOUND when there
+	// is no file with that id, EINVALID for an empty storagePath.
+	MarkUploaded(ctx context.Context, fileID, storagePath string, now time.Time) error
+	// WorkspaceReleasedFiles lists a workspace's uploaded files that are
+	// not redacted, by name then upload time.
+	WorkspaceReleasedFiles(ctx context.Context, workspaceID int64) ([]*ReleaseFile, error)
+}
+
+// Releases (spec §2.7, §11).
+
+// Release statuses.
+const (
+	ReleaseRequested = "REQUESTED"
+	ReleaseApproved  = "APPROVED"
+	ReleaseRejected  = "REJECTED"
+)
+
+// Release is a set of files an Airlock released from a workspace on its
+// backend. Its id is the Airlock release request's id.
+type Release struct {
+	ID             string // ULID, 26 characters
+	WorkspaceID    int64
+	BackendID      int64
+	Status         string   // one of Release*
+	RequestedFiles []string // the files' names
+	Metadata       map[string]string
+	Review         map[string]string
+	CreatedBy      int64 // the output checker who released it (0: the system)
+	CreatedAt      time.Time
+}
+
+// ReleaseFile is one file of a release: its expected hash from creation,
+// its storage path once its bytes arrived.
+type ReleaseFile struct {
+	ID          string // ULID
+	ReleaseID   string
+	WorkspaceID int64
+	Name        string // path relative to the workspace, e.g. "output/table.csv"
+	Path        string // storage path relative to the release storage root; "" until uploaded
+	SHA256      string // expected sha256 of the bytes, lower-case hex
+	Size        int64  // bytes
+	Mtime       time.Time
+	Metadata    map[string]string
+	CreatedBy   int64
+	CreatedAt   time.Time
+	UploadedAt  time.Time // zero until the bytes arrived
+	DeletedBy   int64     // redaction: by/at, both unset when not redacted
+	DeletedAt   time.Time
+}
+
+// Uploaded reports whether the file's bytes have arrived.
+func (f *ReleaseFile) Uploaded() bool { return !f.UploadedAt.IsZero() }
+
+// Redacted reports whether the file was deleted (redacted).
+func (f *ReleaseFile) Redacted() bool { return !f.DeletedAt.IsZero() }
+
+// crockford is the ULID alphabet (Crockford's base32).
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// NewULID returns a new ULID for time t: 48 bits of milliseconds since the
+// epoch then 80 random bits, as 26 upper-case Crockford base32 characters,
+// so ids sort by creation time.
+func NewULID(t time.Time) string {
+	var b [16]byte
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:]) // crypto/rand never fails
+	hi := binary.BigEndian.Uint64(b[:8])
+	lo := binary.BigEndian.Uint64(b[8:])
+	var out [26]byte
+	for i := 25; i >= 0; i-- {
+		out[i] = crockford[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(out[:])
+}
+
+// ValidULID reports whether s is a ULID in canonical form: 26 upper-case
+// Crockford base32 characters whose first is at most 7 (128 bits).
+func ValidULID(s string) bool {
+	if len(s) != 26 || s[0] > '7' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(crockford, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -103,6 +103,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 
 		{"Audit", testAudit},
+
+		{"ReleaseULID", testReleaseULID},
+		{"CreateRelease", testCreateRelease},
+		{"CreateReleaseIdempotent", testCreateReleaseIdempotent},
+		{"CreateReleaseConcurrent", testCreateReleaseConcurrent},
+		{"CreateReleaseInvalid", testCreateReleaseInvalid},
+		{"MarkUploaded", testMarkUploaded},
+		{"WorkspaceReleasedFiles", testWorkspaceReleasedFiles},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
