@@ -77,6 +77,13 @@ type SubmitInput struct {
 	Actions              []string
 	ForceRunDependencies bool
 	WillNotify           bool
+
+	// Number and Identifier, when set, are the request's number and
+	// identifier instead of the next number and a random identifier: for
+	// importing requests, and for the demo's copies of published ones.
+	// Only trusted callers set them; the web form and the API never do.
+	Number     int64
+	Identifier string
 }
 
 // FormError is a submission the user must fix; Field names the form field

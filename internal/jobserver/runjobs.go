@@ -299,9 +299,20 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*SubmitResult, er
 		}
 	}
 
+	identifier := auth.NewIdentifier()
+	if in.Identifier != "" {
+		if !auth.ValidIdentifier(in.Identifier) {
+			return nil, haven.Errorf(haven.EINVALID, "job request identifier %q is not valid: use 16 lower-case letters and digits", in.Identifier)
+		}
+		identifier = in.Identifier
+	}
+	if in.Number < 0 {
+		return nil, haven.Errorf(haven.EINVALID, "job request number %d is not valid: use a positive number", in.Number)
+	}
 	now := s.now()
 	jr := &store.JobRequest{
-		Identifier:           auth.NewIdentifier(),
+		ID:                   in.Number,
+		Identifier:           identifier,
 		WorkspaceID:          ws.ID,
 		BackendID:            backend.ID,
 		RequestedActions:     actions,

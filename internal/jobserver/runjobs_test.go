@@ -404,3 +404,33 @@ actions:
 		t.Errorf("SetBackendArtificialData(unknown backend) = %v; want not found", err)
 	}
 }
+
+// A trusted caller (the demo, an import) may give the request's number and
+// identifier; the job identifiers then are those published for it.
+func TestSubmitGivenNumberAndIdentifier(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.svc.Submit(f.ctx, SubmitInput{User: f.dev, Workspace: "valve-main", Backend: "tpp",
+		Actions: []string{"generate_dataset"}, Number: 9050, Identifier: "egdoqvhx25cbvasp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Request.ID != 9050 || res.Request.Identifier != "egdoqvhx25cbvasp" {
+		t.Fatalf("request %d %s; want 9050 egdoqvhx25cbvasp", res.Request.ID, res.Request.Identifier)
+	}
+	if res.Jobs[0].ID != pipeline.JobID("egdoqvhx25cbvasp", "generate_dataset") {
+		t.Errorf("job identifier %s", res.Jobs[0].ID)
+	}
+	for _, in := range []SubmitInput{
+		{User: f.dev, Workspace: "valve-main", Backend: "tpp", Actions: []string{"analyse"}, Identifier: "NOT-VALID"},
+		{User: f.dev, Workspace: "valve-main", Backend: "tpp", Actions: []string{"analyse"}, Number: -1},
+	} {
+		if _, err := f.svc.Submit(f.ctx, in); haven.ErrorCode(err) != haven.EINVALID {
+			t.Errorf("Submit(%q, %d) = %v; want invalid", in.Identifier, in.Number, err)
+		}
+	}
+	_, err = f.svc.Submit(f.ctx, SubmitInput{User: f.dev, Workspace: "valve-main", Backend: "tpp",
+		Actions: []string{"report"}, Number: 9050, Identifier: "azjnf6j7xp5hvqyt"})
+	if haven.ErrorCode(err) != haven.ECONFLICT || !strings.Contains(err.Error(), "9050") {
+		t.Errorf("a second request numbered 9050: %v; want a conflict naming the number", err)
+	}
+}

@@ -291,7 +291,9 @@ type Store interface {
 
 	// Job requests.
 	//
-	// CreateJobRequest assigns jr.ID (the next number) and stores jr, then
+	// CreateJobRequest assigns jr.ID (the next number; or keeps a number
+	// already set, for imported requests, and later numbers continue
+	// above the highest; a number in use is ECONFLICT) and stores jr, then
 	// calls plan with the workspace's history on jr's backend and stores
 	// the jobs it returns, all in one transaction. When plan returns an
 	// error the request is still stored, with the status and message the

@@ -47,6 +47,10 @@ var Dialect = sqlstore.Dialect{
 	SkipLocked:         " FOR UPDATE SKIP LOCKED",
 	Classify:           classify,
 	Retryable:          retryable,
+	OverrideIdentity:   " OVERRIDING SYSTEM VALUE",
+	SyncIdentity: func(table string) string {
+		return `SELECT setval(pg_get_serial_sequence('` + table + `', 'id'), (SELECT max(id) FROM ` + table + `))`
+	},
 }
 
 // DB is the job server's database in PostgreSQL: a store.Store.

@@ -46,6 +46,13 @@ type Dialect struct {
 	// PrepareReads keeps a prepared statement per read query (for
 	// drivers that do not cache them themselves).
 	PrepareReads bool
+	// OverrideIdentity goes between an INSERT's column list and VALUES
+	// when the row's identity is given (" OVERRIDING SYSTEM VALUE"), or "".
+	OverrideIdentity string
+	// SyncIdentity, when not nil, returns the statement that moves a
+	// table's id generator past the highest id after an insert with a
+	// given id; SQLite's AUTOINCREMENT does that by itself.
+	SyncIdentity func(table string) string
 }
 
 var rebound sync.Map // query → rewritten query

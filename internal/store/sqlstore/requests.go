@@ -56,15 +56,29 @@ func (s *Store) CreateJobRequest(ctx context.Context, jr *store.JobRequest, plan
 		if status == "" {
 			status = store.RequestPending
 		}
-		err = w.queryRow(ctx, `INSERT INTO job_requests (identifier, workspace_id, backend_id, requested_actions, cancelled_actions,
-				force_run_dependencies, will_notify, sha, project_definition, codelists_ok, status, status_message, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			jr.Identifier, jr.WorkspaceID, jr.BackendID, requested, cancelled, jr.ForceRunDependencies, jr.WillNotify,
-			jr.SHA, jr.ProjectDefinition, jr.CodelistsOK, status, jr.StatusMessage, nullID(jr.CreatedBy), nanos(jr.CreatedAt)).Scan(&jr.ID)
+		cols := `identifier, workspace_id, backend_id, requested_actions, cancelled_actions,
+				force_run_dependencies, will_notify, sha, project_definition, codelists_ok, status, status_message, created_by, created_at`
+		args := []any{jr.Identifier, jr.WorkspaceID, jr.BackendID, requested, cancelled, jr.ForceRunDependencies, jr.WillNotify,
+			jr.SHA, jr.ProjectDefinition, jr.CodelistsOK, status, jr.StatusMessage, nullID(jr.CreatedBy), nanos(jr.CreatedAt)}
+		if orig.ID != 0 {
+			// A given number (an imported request, or the demo's copies
+			// of published ones); later numbers continue above it.
+			err = w.queryRow(ctx, `INSERT INTO job_requests (id, `+cols+`)`+w.d.OverrideIdentity+`
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, append([]any{orig.ID}, args...)...).Scan(&jr.ID)
+			if err == nil && w.d.SyncIdentity != nil {
+				_, err = w.exec(ctx, w.d.SyncIdentity("job_requests"))
+			}
+		} else {
+			err = w.queryRow(ctx, `INSERT INTO job_requests (`+cols+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, args...).Scan(&jr.ID)
+		}
 		if err != nil {
 			return s.constraintError(err, "create job request", func(v Violation, name string) *haven.Error {
 				switch v {
 				case UniqueViolation:
+					if orig.ID != 0 {
+						return haven.Errorf(haven.ECONFLICT, "a job request with number %d or identifier %s already exists", orig.ID, jr.Identifier)
+					}
 					return haven.Errorf(haven.ECONFLICT, "a job request with identifier %s already exists", jr.Identifier)
 				case ForeignKeyViolation:
 					return haven.Errorf(haven.ENOTFOUND, "create job request: no backend with id %d or no user with id %d", jr.BackendID, jr.CreatedBy)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/store"
@@ -85,6 +86,41 @@ func testJobRequestNumbers(t *testing.T, e *env) {
 			t.Errorf("job request numbers = %v, want sequential", got)
 			break
 		}
+	}
+}
+
+// A request may come with its number (an imported request, or the demo's
+// copies of published ones); the job identifiers still derive from its
+// identifier, and later numbers continue above the highest.
+func testJobRequestGivenNumber(t *testing.T, e *env) {
+	create := func(number int64, when time.Time) (*store.JobRequest, error) {
+		t.Helper()
+		jr := e.newRequest(e.w1, e.b1, when, []js{job("counts")})
+		jr.ID = number
+		_, err := e.s.CreateJobRequest(e.ctx, jr, func([]*store.Job) ([]*store.Job, error) {
+			return plan(jr, e.w1, []js{job("counts")}), nil
+		})
+		return jr, err
+	}
+	jr, err := create(9050, at(0))
+	if err != nil || jr.ID != 9050 {
+		t.Fatalf("CreateJobRequest with number 9050: %v, got number %d", err, jr.ID)
+	}
+	if got, err := e.s.JobRequest(e.ctx, 9050); err != nil || got.Identifier != jr.Identifier {
+		t.Fatalf("JobRequest(9050) = %+v, %v", got, err)
+	}
+	next, _ := e.request(e.w1, e.b1, at(1), job("a"))
+	if next.ID != 9051 {
+		t.Errorf("the request after number 9050 got %d, want 9051", next.ID)
+	}
+	if _, err := create(9050, at(2)); haven.ErrorCode(err) != haven.ECONFLICT {
+		t.Errorf("a second request numbered 9050: %v, want a conflict", err)
+	}
+	if low, err := create(17, at(3)); err != nil || low.ID != 17 {
+		t.Errorf("a lower given number: %v, got %d", err, low.ID)
+	}
+	if after, _ := e.request(e.w1, e.b1, at(4), job("b")); after.ID != 9052 {
+		t.Errorf("after a lower given number the next request got %d, want 9052", after.ID)
 	}
 }
 

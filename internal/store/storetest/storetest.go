@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 
 		{"CreateJobRequest", testCreateJobRequest},
 		{"CreateJobRequestNumbers", testJobRequestNumbers},
+		{"CreateJobRequestGivenNumber", testJobRequestGivenNumber},
 		{"CreateJobRequestDuplicateIdentifier", testJobRequestDuplicateIdentifier},
 		{"CreateJobRequestHistory", testPlanHistory},
 		{"CreateJobRequestPlanError", testPlanError},
