@@ -236,3 +236,8 @@ func BearerToken(r *http.Request) string {
 	}
 	return tok
 }
+
+// SessionCookie is the name of the job server's session cookie: the web
+// pages set it, and every endpoint that accepts a signed-in browser reads
+// it.
+const SessionCookie = "haven_session"

@@ -19,7 +19,7 @@ type Authenticator interface {
 
 // SessionCookie is the name of the web session cookie StoreAuthenticator
 // reads unless told another.
-const SessionCookie = "haven_session"
+const SessionCookie = auth.SessionCookie
 
 // StoreAuthenticator authenticates like the job server's /api/v1: a
 // personal access token in "Authorization: Bearer <token>" when the

@@ -18,7 +18,7 @@ import (
 
 // Cookie names and lifetimes.
 const (
-	sessionCookie   = "haven_session"
+	sessionCookie   = auth.SessionCookie
 	csrfCookie      = "haven_csrf" // signed-out forms (sign-in): double-submit token
 	flashCookie     = "haven_flash"
 	sessionLifetime = 14 * 24 * time.Hour
