@@ -422,7 +422,11 @@ actions:
 	// An agent that vanishes for good: its job fails after the recovery
 	// deadline with a message saying so, and never stays running.
 	vr := s.submit("slow-study", "emis", "slow")
-	s.waitFor(vr.Number, time.Minute, "slow running on emis", func(r apiRequest) bool { return r.job("slow").Status == "running" })
+	// Executing, not only claimed: a job whose lease lapses before it
+	// started goes back to the queue instead (spec §7.6).
+	s.waitFor(vr.Number, time.Minute, "slow executing on emis", func(r apiRequest) bool {
+		return r.job("slow").StatusCode == string(haven.StatusExecuting)
+	})
 	stopEmis()
 	vr = s.waitFor(vr.Number, time.Minute, "the lost job failing", complete)
 	vj := vr.job("slow")
