@@ -93,6 +93,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathReleases, a.handleCreate)
 	mux.HandleFunc("POST "+PathFiles, a.handleUpload)
 	mux.HandleFunc("GET "+PathServe, a.handleServe)
+	mux.HandleFunc("POST "+PathAuthenticate, a.handleAuthenticate)
+	mux.HandleFunc("POST "+PathAuthorise, a.handleAuthorise)
+	mux.HandleFunc("POST "+PathEvents, a.handleEvent)
 }
 
 func (a *API) now() time.Time { return a.Now().UTC() }

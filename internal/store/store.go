@@ -391,7 +391,41 @@ type Store interface {
 	// WorkspaceReleasedFiles lists a workspace's uploaded files that are
 	// not redacted, by name then upload time.
 	WorkspaceReleasedFiles(ctx context.Context, workspaceID int64) ([]*ReleaseFile, error)
+
+	// Airlock sign-in (spec §8.1).
+	//
+	// UserByEmail returns the user with this email address (compared in
+	// lower case, surrounding spaces removed).
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	// UserProjectRoles returns a user's roles on every project they are a
+	// member of, by project id (an empty map for none).
+	UserProjectRoles(ctx context.Context, userID int64) (map[int64][]Role, error)
+	// SetAirlockLoginToken replaces a user's Airlock login token (one per
+	// user) with hash (the hex sha256 of the token's normalised text),
+	// unused and valid until expires. Creations are counted per user in
+	// fixed windows of limit.Window, each starting at its first creation:
+	// when limit.Max tokens were created in the current window it changes
+	// nothing and returns EFORBIDDEN wrapping ErrRateLimited, saying when
+	// the next may be created (limit.Max 0: no limit). ENOTFOUND for an
+	// unknown user; EINVALID for an empty hash or an expiry not after now.
+	SetAirlockLoginToken(ctx context.Context, userID int64, hash string, expires, now time.Time, limit RateLimit) error
+	// UseAirlockLoginToken consumes a user's Airlock login token, in one
+	// statement: it succeeds when the stored token has this hash, is unused
+	// and now is before its expiry, and marks it used at now. Of several
+	// concurrent uses exactly one succeeds. ENOTFOUND for anything else (no
+	// token, another hash, used, expired).
+	UseAirlockLoginToken(ctx context.Context, userID int64, hash string, now time.Time) error
 }
+
+// RateLimit allows at most Max events per Window (Max 0: no limit).
+type RateLimit struct {
+	Max    int
+	Window time.Duration
+}
+
+// ErrRateLimited is wrapped by the EFORBIDDEN error of an action refused
+// by a RateLimit.
+var ErrRateLimited = errors.New("rate limited")
 
 // Releases (spec §2.7, §11).
 

@@ -103,6 +103,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.handle(mux, "GET /status/{backend}/db-availability/{$}", h.backendDBAvailability)
 	h.handle(mux, "GET /jobs/{job}/{$}", h.jobRedirect)
 	h.handle(mux, "GET /health-check", h.healthCheck)
+	h.registerAirlockToken(mux)
 	h.handle(mux, "GET /static/{file}", h.static)
 
 	// Projects, workspaces, job requests and jobs.

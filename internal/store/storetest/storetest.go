@@ -112,6 +112,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CreateReleaseInvalid", testCreateReleaseInvalid},
 		{"MarkUploaded", testMarkUploaded},
 		{"WorkspaceReleasedFiles", testWorkspaceReleasedFiles},
+
+		{"AirlockTokenUse", testAirlockTokenUse},
+		{"AirlockTokenReplace", testAirlockTokenReplace},
+		{"AirlockTokenConcurrentUse", testAirlockTokenConcurrentUse},
+		{"AirlockTokenRateLimit", testAirlockTokenRateLimit},
+		{"AirlockTokenConcurrentCreate", testAirlockTokenConcurrentCreate},
+		{"AirlockUserLookups", testAirlockUserLookups},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
