@@ -1,0 +1,424 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/haven-tre/haven"
+	"github.com/haven-tre/haven/internal/airlock"
+	"github.com/haven-tre/haven/internal/airlock/astore"
+	"github.com/haven-tre/haven/internal/auth"
+	"github.com/haven-tre/haven/internal/releaseapi"
+)
+
+// Cookie names and lifetimes. The names differ from the job server's, so
+// the two never clash when both run on one host (cookies ignore ports).
+const (
+	sessionCookie   = "haven_airlock_session"
+	csrfCookie      = "haven_airlock_csrf" // the sign-in form's double-submit token
+	flashCookie     = "haven_airlock_flash"
+	sessionLifetime = 8 * time.Hour
+	csrfField       = "csrf_token"
+	maxFormBytes    = 1 << 20
+	serverTimeout   = 15 * time.Second
+)
+
+// randomToken returns n random bytes, URL-safe base64 encoded.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than err)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// handlerFunc is a handler for a signed-in user.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, u *airlock.User)
+
+// page wraps a GET page that needs a signed-in user: without one, the
+// browser is sent to the sign-in page and back.
+func (h *Handler) page(fn handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, ok := h.signedIn(w, r)
+		if !ok {
+			return
+		}
+		if u == nil {
+			http.Redirect(w, r, "/login/?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		fn(w, r, u)
+	}
+}
+
+// form wraps a state-changing POST: it needs a signed-in user and the
+// session's CSRF token in the form.
+func (h *Handler) form(fn handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, ok := h.signedIn(w, r)
+		if !ok {
+			return
+		}
+		if u == nil {
+			h.renderError(w, r, errSignInNeeded)
+			return
+		}
+		if !h.checkCSRF(w, r) {
+			h.renderError(w, r, errCSRF)
+			return
+		}
+		fn(w, r, u)
+	}
+}
+
+// signedIn returns the signed-in user (nil when signed out). It refreshes
+// the profile from the job server when it is older than RefreshEvery. ok
+// is false when it has answered the request itself (an error, or the end
+// of a session the job server no longer allows).
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (u *airlock.User, ok bool) {
+	st := state(r)
+	sess, err := h.session(r)
+	if err != nil {
+		h.renderError(w, r, err)
+		return nil, false
+	}
+	if sess == nil {
+		return nil, true
+	}
+	now := h.now().UTC()
+	if now.Sub(sess.RefreshedAt) >= h.refreshEvery {
+		ended, err := h.refresh(r.Context(), sess, now)
+		if err != nil {
+			h.renderError(w, r, err)
+			return nil, false
+		}
+		if ended != "" {
+			h.setCookie(w, sessionCookie, "", -1)
+			h.setFlash(w, flashError, ended)
+			http.Redirect(w, r, "/login/", http.StatusSeeOther)
+			return nil, false
+		}
+	}
+	u, err = airlock.UserFromProfile(sess.Profile)
+	if err != nil {
+		// A profile that cannot be read ends the session rather than
+		// failing every page.
+		h.log.WarnContext(r.Context(), "unreadable profile in an Airlock session", "user", sess.Username, "ref", st.id, "err", err)
+		_ = h.store.DeleteSession(r.Context(), sess.IDHash)
+		h.setCookie(w, sessionCookie, "", -1)
+		http.Redirect(w, r, "/login/", http.StatusSeeOther)
+		return nil, false
+	}
+	st.user, st.session = u, sess
+	return u, true
+}
+
+// session looks up the session of the request's cookie; nil for none.
+func (h *Handler) session(r *http.Request) (*astore.Session, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || len(c.Value) != 43 { // 32 bytes, base64
+		return nil, nil
+	}
+	sess, err := h.store.Session(r.Context(), auth.HashToken(c.Value), h.now().UTC())
+	if haven.ErrorCode(err) == haven.ENOTFOUND {
+		return nil, nil
+	}
+	return sess, err
+}
+
+// refresh asks the job server for the user's profile again (spec §8.1).
+// A refusal ends the session (the message says why); a failure to reach
+// the server keeps the old profile, and the refresh is tried again on the
+// next page.
+func (h *Handler) refresh(ctx context.Context, sess *astore.Session, now time.Time) (ended string, err error) {
+	cctx, cancel := context.WithTimeout(ctx, serverTimeout)
+	defer cancel()
+	prof, err := h.server.Authorise(cctx, sess.Username)
+	var apiErr *releaseapi.APIError
+	limited := errors.As(err, &apiErr) && apiErr.Status == http.StatusTooManyRequests
+	if err != nil && !limited {
+		switch haven.ErrorCode(err) {
+		case haven.EFORBIDDEN, haven.ENOTFOUND:
+			if derr := h.store.DeleteSession(ctx, sess.IDHash); derr != nil {
+				return "", derr
+			}
+			h.log.InfoContext(ctx, "Airlock session ended: the job server refused the profile refresh", "user", sess.Username, "err", err)
+			return "The job server no longer allows you into Airlock (" + serverMessage(err) + "), so you have been signed out. If that is a mistake, ask your project's lead, then sign in again.", nil
+		}
+	}
+	if err != nil {
+		h.log.WarnContext(ctx, "could not refresh an Airlock user's profile; keeping the old one", "user", sess.Username, "err", err)
+		return "", nil
+	}
+	raw, err := json.Marshal(prof)
+	if err != nil {
+		return "", err
+	}
+	u, err := airlock.UserFromProfile(raw)
+	if err != nil || u.Username != sess.Username {
+		h.log.WarnContext(ctx, "the job server's refreshed profile is not usable; keeping the old one", "user", sess.Username, "err", err)
+		return "", nil
+	}
+	if err := h.store.RefreshSession(ctx, sess.IDHash, raw, now); err != nil {
+		if haven.ErrorCode(err) == haven.ENOTFOUND {
+			return "Your Airlock session has expired; sign in again.", nil
+		}
+		return "", err
+	}
+	sess.Profile, sess.RefreshedAt = raw, now
+	return "", nil
+}
+
+// serverMessage is the job server's own words for a refusal.
+func serverMessage(err error) string {
+	var he *haven.Error
+	if errors.As(err, &he) && he.Message != "" {
+		return he.Message
+	}
+	return err.Error()
+}
+
+// checkCSRF reports whether a POST carries the right token: the session's
+// for a signed-in user, else the sign-in form's double-submit cookie. It
+// parses the form (bounded in size).
+func (h *Handler) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return false
+	}
+	got := r.PostForm.Get(csrfField)
+	var want string
+	if st := state(r); st.session != nil {
+		want = st.session.CSRF
+	} else if c, err := r.Cookie(csrfCookie); err == nil {
+		want = c.Value
+	}
+	if want == "" || got == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+func (h *Handler) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	c := &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   h.secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if maxAge < 0 {
+		c.MaxAge = -1
+	} else {
+		c.MaxAge = int(maxAge / time.Second)
+	}
+	http.SetCookie(w, c)
+}
+
+// loginData is the sign-in page's view model.
+type loginData struct {
+	CSRF     string
+	Next     string
+	Username string
+	Error    string
+	TokenURL string // where to get a token
+}
+
+func (h *Handler) tokenURL() string { return h.serverURL + "/settings/airlock-token/" }
+
+// loginPage shows the sign-in form.
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	sess, err := h.session(r)
+	if err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	if sess != nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	h.render(w, r, http.StatusOK, "login", "Sign in", loginData{CSRF: h.signedOutCSRF(w, r), Next: next, TokenURL: h.tokenURL()})
+}
+
+// signedOutCSRF returns the sign-in form's double-submit token, setting
+// its cookie when the browser has none yet.
+func (h *Handler) signedOutCSRF(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
+		return c.Value
+	}
+	tok := randomToken(32)
+	h.setCookie(w, csrfCookie, tok, 24*time.Hour)
+	return tok
+}
+
+// loginSubmit checks a username (or email) and sign-in token with the job
+// server and starts a new session with the profile it returns. The
+// session id is new at every sign-in, so a session fixed before is
+// useless.
+func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.checkCSRF(w, r) {
+		h.renderError(w, r, errCSRF)
+		return
+	}
+	user := strings.TrimSpace(r.PostForm.Get("user"))
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	next := safeNext(r.PostForm.Get("next"))
+	again := func(status int, msg string) {
+		h.render(w, r, status, "login", "Sign in", loginData{
+			CSRF: h.signedOutCSRF(w, r), Next: next, Username: user, Error: msg, TokenURL: h.tokenURL(),
+		})
+	}
+	if user == "" || token == "" || len(user) > 254 || len(token) > 200 {
+		again(http.StatusBadRequest, "Enter your username (or email) and the sign-in token the job server gave you.")
+		return
+	}
+	ctx := r.Context()
+	cctx, cancel := context.WithTimeout(ctx, serverTimeout)
+	prof, err := h.server.Authenticate(cctx, user, token)
+	cancel()
+	if err != nil {
+		switch haven.ErrorCode(err) {
+		case haven.EFORBIDDEN, haven.EINVALID, haven.ENOTFOUND, haven.ECONFLICT:
+			again(http.StatusBadRequest, "That token was not accepted: "+serverMessage(err)+". Tokens work once, for one hour: get a new one from the job server and try again.")
+		default:
+			h.log.WarnContext(ctx, "sign-in: could not check a token with the job server", "ref", state(r).id, "err", err)
+			again(http.StatusServiceUnavailable, "Airlock could not reach the job server to check your token. Try again in a minute; if it keeps happening, tell the backend's administrators (reference "+state(r).id+").")
+		}
+		return
+	}
+	raw, err := json.Marshal(prof)
+	if err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	u, err := airlock.UserFromProfile(raw)
+	if err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	if old, _ := h.session(r); old != nil {
+		if err := h.store.DeleteSession(ctx, old.IDHash); err != nil {
+			h.renderError(w, r, err)
+			return
+		}
+	}
+	id := randomToken(32)
+	now := h.now().UTC()
+	sess := &astore.Session{
+		IDHash:      auth.HashToken(id),
+		Username:    u.Username,
+		Profile:     raw,
+		CSRF:        randomToken(32),
+		CreatedAt:   now,
+		RefreshedAt: now,
+		ExpiresAt:   now.Add(sessionLifetime),
+	}
+	if err := h.store.CreateSession(ctx, sess); err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	h.log.InfoContext(ctx, "signed in to Airlock", "user", u.Username, "ref", state(r).id)
+	h.setCookie(w, sessionCookie, id, sessionLifetime)
+	h.setCookie(w, csrfCookie, "", -1)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// logout ends the session.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	sess, err := h.session(r)
+	if err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	state(r).session = sess
+	if !h.checkCSRF(w, r) {
+		h.renderError(w, r, errCSRF)
+		return
+	}
+	if sess != nil {
+		if err := h.store.DeleteSession(r.Context(), sess.IDHash); err != nil {
+			h.renderError(w, r, err)
+			return
+		}
+	}
+	h.setCookie(w, sessionCookie, "", -1)
+	h.setFlash(w, flashSuccess, "You have signed out of Airlock.")
+	http.Redirect(w, r, "/login/", http.StatusSeeOther)
+}
+
+// safeNext returns next when it is a path on this site, else "/".
+func safeNext(next string) string {
+	if next == "" || len(next) > 1000 || !strings.HasPrefix(next, "/") ||
+		strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/"
+	}
+	return next
+}
+
+// flash is a one-time message shown on the next page.
+type flash struct {
+	Kind string // success, warning or error
+	Text string
+}
+
+// Flash kinds.
+const (
+	flashSuccess = "success"
+	flashWarning = "warning"
+	flashError   = "error"
+)
+
+// setFlash stores a one-time message for the next page, signed so that
+// nobody else can put words in it.
+func (h *Handler) setFlash(w http.ResponseWriter, kind, msg string) {
+	if len(msg) > 1000 {
+		msg = msg[:1000]
+	}
+	body := base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + msg))
+	h.setCookie(w, flashCookie, body+"."+h.flashMAC(body), 5*time.Minute)
+}
+
+// takeFlash returns the one-time message (nil for none) and clears it.
+func (h *Handler) takeFlash(w http.ResponseWriter, r *http.Request) *flash {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return nil
+	}
+	h.setCookie(w, flashCookie, "", -1)
+	body, mac, ok := strings.Cut(c.Value, ".")
+	if !ok || !hmac.Equal([]byte(mac), []byte(h.flashMAC(body))) {
+		return nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		return nil
+	}
+	kind, text, ok := strings.Cut(string(b), ":")
+	switch {
+	case !ok:
+		return nil
+	case kind != flashSuccess && kind != flashWarning && kind != flashError:
+		kind = flashSuccess
+	}
+	return &flash{Kind: kind, Text: text}
+}
+
+func (h *Handler) flashMAC(body string) string {
+	m := hmac.New(sha256.New, h.flashKey)
+	m.Write([]byte(body))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
