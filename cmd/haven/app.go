@@ -151,6 +151,8 @@ Exit codes:
 		a.dataCommand(),
 		a.serverCommand(),
 		a.agentCommand(),
+		a.airlockCommand(),
+		a.demoCommand(),
 		a.versionCommand(),
 		a.completionCommand(root),
 	)
