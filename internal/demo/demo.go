@@ -437,3 +437,23 @@ func (d *Demo) startAirlock(ctx context.Context) error {
 	d.goRun("airlock", func() error { return a.Serve(ctx, l) })
 	return nil
 }
+
+// Accessors for tests and tools that drive a started demo further.
+
+// Server is the job server.
+func (d *Demo) Server() *server.Server { return d.srv }
+
+// Airlock is the TPP backend's Airlock.
+func (d *Demo) Airlock() *airlockapp.App { return d.airlock }
+
+// User returns a demo user of the job server.
+func (d *Demo) User(username string) *store.User { return d.users[username] }
+
+// Dir is the demo's directory.
+func (d *Demo) Dir() string { return d.dir }
+
+// AirlockBackendToken is the TPP backend's Airlock token.
+func (d *Demo) AirlockBackendToken() string { return d.tokens["tpp"].Airlock }
+
+// WaitJobRequest waits until job request id has finished.
+func (d *Demo) WaitJobRequest(ctx context.Context, id int64) error { return d.wait(ctx, id) }
