@@ -76,13 +76,9 @@ func (s *Service) Release(ctx context.Context, u *User, id string) (*astore.Reco
 				m.ReleasedAt, m.ReleasedBy = &at, u.Username
 			}
 		}
-		change = statusChange{user: u.Username, from: rec.Request.Status, to: nr.Status}
-		rec.Request = nr
-		if err := tx.Put(rec); err != nil {
-			return err
-		}
-		out, change.rec = rec, rec
-		return tx.Append(events...)
+		out = rec
+		change, err = commit(tx, rec, nr, u.Username, events)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -216,13 +212,8 @@ func (s *Service) finishRelease(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		change = statusChange{user: nr.ReleasedBy, from: rec.Request.Status, to: nr.Status}
-		rec.Request = nr
-		if err := tx.Put(rec); err != nil {
-			return err
-		}
-		change.rec = rec
-		return tx.Append(events...)
+		change, err = commit(tx, rec, nr, nr.ReleasedBy, events)
+		return err
 	})
 	if err == nil && change.rec != nil {
 		s.notify(change)

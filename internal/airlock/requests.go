@@ -135,17 +135,13 @@ func (s *Service) putFile(ctx context.Context, u *User, in AddFileInput, update 
 		if meta.Report != nil {
 			events = append(events, s.checkedEvent(u.Username, nr, meta))
 		}
-		change = statusChange{user: u.Username, from: rec.Request.Status, to: nr.Status}
-		rec.Request = nr
 		if rec.Files == nil {
 			rec.Files = map[string]*astore.FileMeta{}
 		}
 		rec.Files[e.Path] = meta
-		if err := tx.Put(rec); err != nil {
-			return err
-		}
-		out, change.rec = rec, rec
-		return tx.Append(events...)
+		out = rec
+		change, err = commit(tx, rec, nr, u.Username, events)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -276,13 +272,9 @@ func (s *Service) Act(ctx context.Context, u *User, id string, a review.Action, 
 			rec.Files[p.File] = meta
 			events = append(events, s.checkedEvent(u.Username, nr, meta))
 		}
-		change = statusChange{user: u.Username, from: rec.Request.Status, to: nr.Status}
-		rec.Request = nr
-		if err := tx.Put(rec); err != nil {
-			return err
-		}
-		out, change.rec = rec, rec
-		return tx.Append(events...)
+		out = rec
+		change, err = commit(tx, rec, nr, u.Username, events)
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -105,10 +105,21 @@ type statusChange struct {
 	from, to review.Status
 }
 
+// commit stores a request's new state and its audit events in tx, and
+// returns the status change to notify once tx has committed.
+func commit(tx *astore.Tx, rec *astore.Record, nr *review.Request, user string, events []review.Event) (statusChange, error) {
+	c := statusChange{rec: rec, user: user, from: rec.Request.Status, to: nr.Status}
+	rec.Request = nr
+	if err := tx.Put(rec); err != nil {
+		return statusChange{}, err
+	}
+	return c, tx.Append(events...)
+}
+
 // notify tells the job server about a status change (spec §13.3). It
 // never fails the action: the server's answer is logged.
 func (s *Service) notify(c statusChange) {
-	if s.Server == nil || c.from == c.to {
+	if s.Server == nil || c.rec == nil || c.from == c.to {
 		return
 	}
 	r := c.rec.Request
