@@ -151,8 +151,9 @@ Airlock signs people in with one-time tokens from the job server (its
   checker2     %s
 
 Try the release of one CSV and one SVG:
-  1. Airlock as colmandrews: open release request %s under "Requests",
-     read the automated disclosure findings on each file, then Submit.
+  1. Airlock as colmandrews: under "Requests", open release request
+     %s, read the automated disclosure findings on each
+     file, then Submit.
   2. Airlock as checker1 (another browser or a private window): open the
      request, vote on both files (tick each FAIL finding you have
      checked), then Submit review. Then the same as checker2.
@@ -160,8 +161,8 @@ Try the release of one CSV and one SVG:
      server; once the request shows Released, colmandrews can open them
      from the release request page.
 
-The job requests on the job server: %s/ (workspaces, then a request;
-job request 10898 was cancelled by its user).
+The job requests are on the job server, %s/ (a workspace,
+then a request; job request 10898 was cancelled by its user).
 Started at %s UTC; everything lives in %s.
 `, tokens["colmandrews"], tokens["checker1"], tokens["checker2"], dShort(d), d.serverURL, time.Now().UTC().Format("2006-01-02 15:04:05"), d.dir)
 }
