@@ -10,6 +10,7 @@ import (
 	"github.com/haven-tre/haven/internal/airlock/astore"
 	"github.com/haven-tre/haven/internal/airlock/review"
 	"github.com/haven-tre/haven/internal/airlock/workspace"
+	"github.com/haven-tre/haven/internal/policy"
 	"github.com/haven-tre/haven/internal/releaseapi"
 )
 
@@ -40,14 +41,14 @@ func (s *Service) Release(ctx context.Context, u *User, id string) (*astore.Reco
 		if m == nil {
 			return nil, haven.Errorf(haven.EINTERNAL, "request %s has no record of %s's frozen copy", id, name)
 		}
-		if !workspace.AllowedType(name) {
+		if !policy.AllowedType(name) {
 			return nil, haven.Errorf(haven.EINVALID, "%s is not a file type that can be released; withdraw it or return the request", name)
 		}
 		data, err := workspace.ReadFrozen(s.requestDir(r.Workspace), m.SHA256)
 		if err != nil {
 			return nil, err
 		}
-		if int64(len(data)) > workspace.MaxFileSize {
+		if int64(len(data)) > policy.MaxFileSize {
 			return nil, haven.Errorf(haven.EINVALID, "%s is %d bytes, over the 16 MiB limit for a released file", name, len(data))
 		}
 		req.Files = append(req.Files, releaseapi.FileSpec{

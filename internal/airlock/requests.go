@@ -14,6 +14,7 @@ import (
 	"github.com/haven-tre/haven/internal/airlock/workspace"
 	"github.com/haven-tre/haven/internal/disclosure"
 	"github.com/haven-tre/haven/internal/pipeline"
+	"github.com/haven-tre/haven/internal/policy"
 	"github.com/haven-tre/haven/internal/store"
 )
 
@@ -70,7 +71,7 @@ func (s *Service) putFile(ctx context.Context, u *User, in AddFileInput, update 
 	if e.Kind != workspace.KindOutput {
 		return nil, haven.Errorf(haven.EINVALID, "%s is not an output of workspace %s (it is a %s file): only moderately_sensitive outputs can be requested for release", e.Path, in.Workspace, e.Kind)
 	}
-	if !workspace.AllowedType(e.Path) {
+	if !policy.AllowedType(e.Path) {
 		return nil, haven.Errorf(haven.EINVALID, "%s is not a file type Airlock can release; allowed types: %s", e.Path, strings.Join(pipeline.Level4FileTypes, " "))
 	}
 	if in.Group == "" {

@@ -8,6 +8,7 @@ import (
 	"github.com/haven-tre/haven/internal/airlock/astore"
 	"github.com/haven-tre/haven/internal/airlock/review"
 	"github.com/haven-tre/haven/internal/airlock/workspace"
+	"github.com/haven-tre/haven/internal/policy"
 )
 
 // FileStatus is a workspace file's status relative to the viewer's
@@ -156,7 +157,7 @@ func (s *Service) FileStatus(ctx context.Context, u *User, ws string, e *workspa
 // fileStatus decides an output's status from the viewer's active
 // requests and the hashes released from the workspace.
 func fileStatus(e *workspace.Entry, active []*astore.Record, released map[string]bool) FileStatus {
-	if !workspace.AllowedType(e.Path) {
+	if !policy.AllowedType(e.Path) {
 		return Invalid
 	}
 	for _, rec := range active {

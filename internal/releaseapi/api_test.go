@@ -675,43 +675,6 @@ func TestServe(t *testing.T) {
 	wantStatus(t, "stored file replaced by a link", get(base+"output/t.csv", viewer), 500, "internal error")
 }
 
-func TestCheckName(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		ok   bool
-	}{
-		{"output/a.csv", true},
-		{"a.csv", true},
-		{"output/deep/er/chart.svgz", true},
-		{"output/report.md", true},
-		{"output/x.jpeg", true},
-		{"output/a b.csv", true},
-		{"output/ünïcode.csv", true},
-		{"", false},
-		{"../x.csv", false},
-		{"/etc/passwd", false},
-		{"a/../../b.csv", false},
-		{"a/./b.csv", false},
-		{".hidden.csv", false},
-		{"output/.hidden.csv", false},
-		{"x.exe", false},
-		{"output/table", false},
-		{"output/.csv", false},
-		{"output/a.csv.", false},
-		{"output/a.CSV", false},
-		{"output/", false},
-		{"output//a.csv", false},
-		{`a\b.csv`, false},
-		{"a\x00.csv", false},
-		{"a\xff.csv", false},
-		{strings.Repeat("a", 1100) + ".csv", false},
-	} {
-		if err := checkName(tc.name); (err == nil) != tc.ok {
-			t.Errorf("checkName(%q) = %v, want ok %v", tc.name, err, tc.ok)
-		}
-	}
-}
-
 func TestReadBody(t *testing.T) {
 	for _, tc := range []struct {
 		name      string

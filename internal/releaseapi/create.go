@@ -8,6 +8,7 @@ import (
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/jobserver"
+	"github.com/haven-tre/haven/internal/policy"
 	"github.com/haven-tre/haven/internal/store"
 )
 
@@ -90,7 +91,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) (int, *Release, err
 	seen := map[string]bool{}
 	files := make([]*store.ReleaseFile, 0, len(req.Files))
 	for _, f := range req.Files {
-		if err := checkName(f.Name); err != nil {
+		if err := policy.CheckName(f.Name); err != nil {
 			return 0, nil, errorf(http.StatusBadRequest, "%v", err)
 		}
 		switch {
@@ -98,7 +99,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) (int, *Release, err
 			return 0, nil, errorf(http.StatusBadRequest, "file %s is listed twice", f.Name)
 		case f.Size < 0:
 			return 0, nil, errorf(http.StatusBadRequest, "file %s: size %d is negative", f.Name, f.Size)
-		case !validSHA256(f.SHA256):
+		case !policy.ValidSHA256(f.SHA256):
 			return 0, nil, errorf(http.StatusBadRequest, "file %s: sha256 %q is not 64 lower-case hex digits", f.Name, f.SHA256)
 		}
 		if err := checkLevel("file "+f.Name, f.Metadata); err != nil {

@@ -2,8 +2,6 @@ package releaseapi
 
 import (
 	"bytes"
-	"compress/gzip"
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -11,13 +9,13 @@ import (
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/jobserver"
+	"github.com/haven-tre/haven/internal/policy"
 	"github.com/haven-tre/haven/internal/store"
 )
 
-// ContentSecurityPolicy is sent with every released file: a sandbox with
-// no scripts, no same origin, no network; inline styles and data: images
-// only (spec §12).
-const ContentSecurityPolicy = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+// ContentSecurityPolicy is sent with every released file (the sandbox
+// of policy.ContentSecurityPolicy).
+const ContentSecurityPolicy = policy.ContentSecurityPolicy
 
 func (a *API) handleServe(w http.ResponseWriter, r *http.Request) {
 	if err := a.serve(w, r); err != nil {
@@ -60,7 +58,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 	} else if !ok {
 		return errorf(http.StatusForbidden, "forbidden: you may not see the released files of workspace %s (release_file_view is needed on its project)", ws.Name)
 	}
-	if checkName(name) != nil {
+	if policy.CheckName(name) != nil {
 		return errorf(http.StatusNotFound, "release %s has no file %q", id, name)
 	}
 	f, err := a.Store.ReleaseFile(ctx, id, name)
@@ -87,15 +85,15 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 		return haven.Errorf(haven.EINTERNAL, "release %s file %s: the stored file has %d bytes, the release says %d", id, name, fi.Size(), f.Size)
 	}
 
-	ext := suffix(f.Name)
+	ext := policy.Suffix(f.Name)
 	download := r.URL.Query().Get("download") == "1"
 	var content io.ReadSeeker = file
-	ctype := contentTypes[ext]
+	ctype := policy.ContentType(f.Name)
 	if ext == ".svgz" {
 		if download {
 			ctype = "application/gzip"
 		} else {
-			svg, err := gunzip(file, MaxFileSize)
+			svg, err := policy.Gunzip(file, MaxFileSize)
 			if err != nil {
 				return errorf(http.StatusUnprocessableEntity, "file %s of release %s cannot be shown: %v; download it instead", name, id, err)
 			}
@@ -108,7 +106,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("Content-Security-Policy", policy.ContentSecurityPolicy)
 	h.Set("X-Frame-Options", "SAMEORIGIN")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
@@ -120,21 +118,4 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.ServeContent(w, r, "", f.UploadedAt, content)
 	return nil
-}
-
-// gunzip decompresses a .svgz, refusing more than limit bytes.
-func gunzip(r io.Reader, limit int64) ([]byte, error) {
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, errors.New("it is not gzip-compressed")
-	}
-	defer zr.Close()
-	out, err := io.ReadAll(io.LimitReader(zr, limit+1))
-	if err != nil {
-		return nil, errors.New("it is not valid gzip")
-	}
-	if int64(len(out)) > limit {
-		return nil, errors.New("it decompresses to more than 16 MiB")
-	}
-	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/haven-tre/haven"
+	"github.com/haven-tre/haven/internal/policy"
 	"github.com/haven-tre/haven/internal/store"
 )
 
@@ -77,7 +78,7 @@ func (a *API) upload(r *http.Request) (int, *Upload, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if !reWorkspace.MatchString(ws.Name) || checkName(f.Name) != nil {
+	if !reWorkspace.MatchString(ws.Name) || policy.CheckName(f.Name) != nil {
 		// Names were checked at creation; refuse rather than build a path
 		// from anything else.
 		return 0, nil, haven.Errorf(haven.EINTERNAL, "release %s: workspace %q or file %q is not a safe path", id, ws.Name, f.Name)

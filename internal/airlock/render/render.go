@@ -11,20 +11,17 @@ package render
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"path"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/haven-tre/haven/internal/airlock/workspace"
 	"github.com/haven-tre/haven/internal/disclosure"
+	"github.com/haven-tre/haven/internal/policy"
 )
 
 // TemplateVersion changes whenever a rendering changes, so that cached
@@ -34,7 +31,7 @@ const TemplateVersion = "1"
 // ContentSecurityPolicy is sent with every content response but CSV
 // tables: a sandbox with no tokens (no scripts, no same origin, no
 // forms), no network, inline styles and data: images only.
-const ContentSecurityPolicy = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+const ContentSecurityPolicy = policy.ContentSecurityPolicy
 
 // csvPolicy is sent with CSV tables: scripts may run in the sandbox (never
 // with the same origin), and the only script allowed is Haven's, by hash.
@@ -43,7 +40,7 @@ var csvPolicy = "sandbox allow-scripts; default-src 'none'; script-src '" + scri
 // Content is a file to render.
 type Content struct {
 	Name     string // workspace-relative path; its suffix decides the rendering
-	Data     []byte // the file's bytes, at most workspace.MaxFileSize
+	Data     []byte // the file's bytes, at most policy.MaxFileSize
 	SHA256   string // set for frozen, immutable files: cached with an ETag; "" for workspace files
 	Findings []disclosure.Finding
 	Plain    bool // show any allowed type as escaped text
@@ -53,7 +50,7 @@ type Content struct {
 // FrameSandbox returns the sandbox attribute of the iframe that shows a
 // file: "allow-scripts" for a CSV table, "" (every restriction) otherwise.
 func FrameSandbox(name string, plain bool) string {
-	if !plain && suffix(name) == ".csv" && workspace.AllowedType(name) {
+	if !plain && policy.Suffix(name) == ".csv" && policy.AllowedType(name) {
 		return "allow-scripts"
 	}
 	return ""
@@ -78,7 +75,7 @@ func Serve(w http.ResponseWriter, r *http.Request, c Content) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 
-	allowed := workspace.AllowedType(c.Name)
+	allowed := policy.AllowedType(c.Name)
 	etag := ""
 	if c.SHA256 != "" && allowed {
 		etag = `"` + c.SHA256 + "-" + TemplateVersion + `"`
@@ -87,7 +84,7 @@ func Serve(w http.ResponseWriter, r *http.Request, c Content) {
 			h.Set("Cache-Control", "private, max-age=31536000, immutable")
 			// A cache takes the headers of a 304 for the stored response,
 			// so the policy must be the one the full response had.
-			h.Set("Content-Security-Policy", policy(c))
+			h.Set("Content-Security-Policy", cspFor(c))
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
@@ -111,9 +108,9 @@ func Serve(w http.ResponseWriter, r *http.Request, c Content) {
 	}
 }
 
-// policy is the Content-Security-Policy of c's rendering: the CSV
+// cspFor is the Content-Security-Policy of c's rendering: the CSV
 // policy for a CSV table, ContentSecurityPolicy for everything else.
-func policy(c Content) string {
+func cspFor(c Content) string {
 	if !c.Download && FrameSandbox(c.Name, c.Plain) == "allow-scripts" {
 		return csvPolicy
 	}
@@ -125,7 +122,7 @@ func render(c Content, allowed bool) response {
 	r := renderBody(c, allowed)
 	r.csp = ContentSecurityPolicy
 	if r.ctype == htmlType && r.status == http.StatusOK {
-		r.csp = policy(c)
+		r.csp = cspFor(c)
 	}
 	return r
 }
@@ -135,17 +132,17 @@ func renderBody(c Content, allowed bool) response {
 	if !allowed {
 		return invalidPage()
 	}
-	if int64(len(c.Data)) > workspace.MaxFileSize {
-		return errorPage(c.Name, fmt.Errorf("it is larger than %d MiB", workspace.MaxFileSize>>20))
+	if int64(len(c.Data)) > policy.MaxFileSize {
+		return errorPage(c.Name, fmt.Errorf("it is larger than %d MiB", policy.MaxFileSize>>20))
 	}
-	ext := suffix(c.Name)
+	ext := policy.Suffix(c.Name)
 	if c.Download {
 		return response{status: http.StatusOK, ctype: downloadTypes[ext], body: c.Data, attach: true}
 	}
 	if c.Plain {
 		data := c.Data
 		if ext == ".svgz" {
-			svg, err := gunzip(data, workspace.MaxFileSize)
+			svg, err := policy.Gunzip(bytes.NewReader(data), policy.MaxFileSize)
 			if err != nil {
 				return errorPage(c.Name, err)
 			}
@@ -167,7 +164,7 @@ func renderBody(c Content, allowed bool) response {
 	case ".svg":
 		return response{status: http.StatusOK, ctype: svgType, body: c.Data}
 	case ".svgz":
-		svg, err := gunzip(c.Data, workspace.MaxFileSize)
+		svg, err := policy.Gunzip(bytes.NewReader(c.Data), policy.MaxFileSize)
 		if err != nil {
 			return errorPage(c.Name, err)
 		}
@@ -218,17 +215,6 @@ func errorPage(name string, err error) response {
 	return r
 }
 
-// suffix is a file name's suffix as the allow-list spells it, "" for
-// none.
-func suffix(name string) string {
-	base := path.Base(name)
-	i := strings.LastIndexByte(base, '.')
-	if i <= 0 || i == len(base)-1 {
-		return ""
-	}
-	return base[i:]
-}
-
 // text decodes bytes as UTF-8, replacing invalid bytes, and drops a
 // leading byte order mark.
 func text(data []byte) string {
@@ -237,24 +223,6 @@ func text(data []byte) string {
 		return string(data)
 	}
 	return strings.ToValidUTF8(string(data), "\uFFFD")
-}
-
-// gunzip decompresses a .svgz, refusing more than limit bytes without
-// ever holding more than limit+1 of them.
-func gunzip(data []byte, limit int64) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, errors.New("it is not gzip-compressed")
-	}
-	defer zr.Close()
-	out, err := io.ReadAll(io.LimitReader(zr, limit+1))
-	if int64(len(out)) > limit {
-		return nil, fmt.Errorf("it decompresses to more than %d MiB", limit>>20)
-	}
-	if err != nil {
-		return nil, errors.New("it is not valid gzip")
-	}
-	return out, nil
 }
 
 // etagMatch reports whether an If-None-Match header matches etag.

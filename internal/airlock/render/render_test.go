@@ -16,10 +16,10 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/haven-tre/haven/internal/airlock/workspace"
 	"github.com/haven-tre/haven/internal/disclosure"
 	"github.com/haven-tre/haven/internal/outputs"
 	"github.com/haven-tre/haven/internal/pipeline"
+	"github.com/haven-tre/haven/internal/policy"
 )
 
 // serve runs Serve and returns the response.
@@ -215,7 +215,7 @@ func TestServeTypes(t *testing.T) {
 func TestEveryAllowedTypeHasARendering(t *testing.T) {
 	for _, ext := range pipeline.Level4FileTypes {
 		name := "output/f" + ext
-		if !workspace.AllowedType(name) {
+		if !policy.AllowedType(name) {
 			t.Errorf("%s is not allowed", name)
 		}
 		if downloadTypes[ext] == "" {
@@ -409,7 +409,7 @@ func TestCSVOddInput(t *testing.T) {
 		}
 		assertNoActiveContent(t, b, 1)
 	}
-	big := serve(t, Content{Name: "t.csv", Data: make([]byte, workspace.MaxFileSize+1)}, nil)
+	big := serve(t, Content{Name: "t.csv", Data: make([]byte, policy.MaxFileSize+1)}, nil)
 	if b := body(t, big); big.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(b, "larger than 16 MiB") {
 		t.Errorf("a file over the limit: status %d", big.StatusCode)
 	}
@@ -518,7 +518,7 @@ func TestANSI(t *testing.T) {
 }
 
 func TestSVGZBomb(t *testing.T) {
-	bomb := gz(t, make([]byte, workspace.MaxFileSize+1))
+	bomb := gz(t, make([]byte, policy.MaxFileSize+1))
 	if len(bomb) > 1<<20 {
 		t.Fatalf("bomb is %d bytes", len(bomb))
 	}
@@ -527,11 +527,11 @@ func TestSVGZBomb(t *testing.T) {
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(b, "decompresses to more than 16 MiB") || len(b) > 4096 {
 		t.Errorf("status %d, %d bytes: %.200s", resp.StatusCode, len(b), b)
 	}
-	if _, err := gunzip(bomb, workspace.MaxFileSize); err == nil {
+	if _, err := policy.Gunzip(bytes.NewReader(bomb), policy.MaxFileSize); err == nil {
 		t.Error("gunzip accepted a bomb")
 	}
 	exact := make([]byte, 1000)
-	if out, err := gunzip(gz(t, exact), 1000); err != nil || len(out) != 1000 {
+	if out, err := policy.Gunzip(bytes.NewReader(gz(t, exact)), 1000); err != nil || len(out) != 1000 {
 		t.Errorf("gunzip at the limit: %d bytes, %v", len(out), err)
 	}
 	// The download is the compressed file as it is.

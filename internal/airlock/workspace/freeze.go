@@ -13,6 +13,7 @@ import (
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/pipeline"
+	"github.com/haven-tre/haven/internal/policy"
 )
 
 // Frozen is a hash-pinned copy of an output in a request directory.
@@ -37,7 +38,7 @@ func (w *Workspace) Freeze(p, requestDir string) (Frozen, error) {
 	if e.Kind != KindOutput {
 		return Frozen{}, haven.Errorf(haven.EINVALID, "%s in workspace %s is %s, not an output: only outputs can be added to a release request", p, w.Name, describeKind(e.Kind))
 	}
-	if !AllowedType(p) {
+	if !policy.AllowedType(p) {
 		return Frozen{}, haven.Errorf(haven.EINVALID, "%s in workspace %s is not a type Airlock can release: allowed types are %s", p, w.Name, strings.Join(pipeline.Level4FileTypes, " "))
 	}
 	if e.ContentHash == "" {
@@ -56,8 +57,8 @@ func (w *Workspace) Freeze(p, requestDir string) (Frozen, error) {
 		return Frozen{}, w.readError(p, err)
 	}
 	defer src.Close()
-	if fi.Size() > MaxFileSize {
-		return Frozen{}, w.readError(p, &tooLargeError{MaxFileSize})
+	if fi.Size() > policy.MaxFileSize {
+		return Frozen{}, w.readError(p, &tooLargeError{policy.MaxFileSize})
 	}
 	tmp, err := os.CreateTemp(dir, ".freeze-*.tmp")
 	if err != nil {
@@ -71,12 +72,12 @@ func (w *Workspace) Freeze(p, requestDir string) (Frozen, error) {
 		}
 	}()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(src, MaxFileSize+1))
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(src, policy.MaxFileSize+1))
 	if err != nil {
 		return Frozen{}, haven.Errorf(haven.EINTERNAL, "copy %s of workspace %s into request directory %s: %v", p, w.Name, dir, err)
 	}
-	if n > MaxFileSize {
-		return Frozen{}, w.readError(p, &tooLargeError{MaxFileSize})
+	if n > policy.MaxFileSize {
+		return Frozen{}, w.readError(p, &tooLargeError{policy.MaxFileSize})
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if sum != e.ContentHash {
@@ -112,16 +113,16 @@ func (w *Workspace) Freeze(p, requestDir string) (Frozen, error) {
 // hex digits is EINVALID, a missing copy ENOTFOUND, and a copy whose bytes
 // no longer match ECONFLICT.
 func ReadFrozen(requestDir, sha string) ([]byte, error) {
-	if !ValidSHA256(sha) {
+	if !policy.ValidSHA256(sha) {
 		return nil, haven.Errorf(haven.EINVALID, "%q is not a sha256: a frozen file is named by 64 lower-case hex digits", sha)
 	}
-	data, _, err := readChecked(requestDir, sha, MaxFileSize)
+	data, _, err := readChecked(requestDir, sha, policy.MaxFileSize)
 	var big *tooLargeError
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, errUnsafe):
 		return nil, haven.Errorf(haven.ENOTFOUND, "request directory %s has no frozen file %s: add the file to the request again", requestDir, sha)
 	case errors.As(err, &big):
-		return nil, haven.Errorf(haven.ECONFLICT, "the frozen file %s in %s is larger than the %d MiB limit, so it was changed after it was frozen; withdraw it and add the file again", sha, requestDir, MaxFileSize>>20)
+		return nil, haven.Errorf(haven.ECONFLICT, "the frozen file %s in %s is larger than the %d MiB limit, so it was changed after it was frozen; withdraw it and add the file again", sha, requestDir, policy.MaxFileSize>>20)
 	case err != nil:
 		return nil, haven.Errorf(haven.EINTERNAL, "read frozen file %s in %s: %v", sha, requestDir, err)
 	}
@@ -134,22 +135,8 @@ func ReadFrozen(requestDir, sha string) ([]byte, error) {
 // frozenIntact reports whether dir holds a frozen copy named sha whose
 // bytes hash to sha.
 func frozenIntact(dir, sha string) bool {
-	data, _, err := readChecked(dir, sha, MaxFileSize)
+	data, _, err := readChecked(dir, sha, policy.MaxFileSize)
 	return err == nil && sum256(data) == sha
-}
-
-// ValidSHA256 reports whether s is 64 lower-case hex digits.
-func ValidSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // sum256 is the hex sha256 of data.

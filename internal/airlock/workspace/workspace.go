@@ -17,10 +17,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,11 +27,8 @@ import (
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/outputs"
 	"github.com/haven-tre/haven/internal/pipeline"
+	"github.com/haven-tre/haven/internal/policy"
 )
-
-// MaxFileSize is the largest file Airlock shows, freezes or releases
-// (spec §11.3): the limit the agent applies when it copies outputs.
-const MaxFileSize = outputs.DefaultLevel4MaxFileSize
 
 // maxManifestSize bounds how much of a manifest is read.
 const maxManifestSize = 1 << 30
@@ -49,21 +44,6 @@ const maxPathLen = 1024
 
 // validName is the form of a workspace name.
 var validName = regexp.MustCompile(`^[-a-zA-Z0-9_]+$`)
-
-// AllowedType reports whether a file may be shown, requested or released:
-// its base name does not start with a dot and its suffix (from the last
-// dot, case-sensitive) is one of pipeline.Level4FileTypes.
-func AllowedType(name string) bool {
-	base := path.Base(name)
-	if strings.HasPrefix(base, ".") {
-		return false
-	}
-	i := strings.LastIndexByte(base, '.')
-	if i <= 0 || i == len(base)-1 {
-		return false
-	}
-	return slices.Contains(pipeline.Level4FileTypes, base[i:])
-}
 
 // Dir is the backend's medium-privacy directory: one folder per workspace.
 type Dir struct{ Root string }
@@ -251,13 +231,13 @@ func (w *Workspace) Lookup(p string) (*Entry, error) {
 
 // ReadFile returns the bytes of a file in the tree and its entry. It
 // refuses a path with a symlink anywhere in it, anything but a regular
-// file, and a file over MaxFileSize (EINVALID).
+// file, and a file over policy.MaxFileSize (EINVALID).
 func (w *Workspace) ReadFile(p string) ([]byte, *Entry, error) {
 	e, err := w.Lookup(p)
 	if err != nil {
 		return nil, nil, err
 	}
-	data, _, err := readChecked(w.Root, p, MaxFileSize)
+	data, _, err := readChecked(w.Root, p, policy.MaxFileSize)
 	if err != nil {
 		return nil, nil, w.readError(p, err)
 	}
@@ -269,7 +249,7 @@ func (w *Workspace) readError(p string, err error) error {
 	var big *tooLargeError
 	switch {
 	case errors.As(err, &big):
-		return haven.Errorf(haven.EINVALID, "%s in workspace %s is larger than the %d MiB limit for a file in Airlock: it cannot be viewed or released; write a smaller output", p, w.Name, MaxFileSize>>20)
+		return haven.Errorf(haven.EINVALID, "%s in workspace %s is larger than the %d MiB limit for a file in Airlock: it cannot be viewed or released; write a smaller output", p, w.Name, policy.MaxFileSize>>20)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, errUnsafe):
 		return w.notFound(p)
 	}

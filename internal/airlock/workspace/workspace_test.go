@@ -12,6 +12,7 @@ import (
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/outputs"
+	"github.com/haven-tre/haven/internal/policy"
 )
 
 // file is one file of a test workspace: its content on disk (absent
@@ -273,7 +274,7 @@ func TestReadFile(t *testing.T) {
 
 func TestReadFileTooLarge(t *testing.T) {
 	dir := t.TempDir()
-	big := make([]byte, MaxFileSize+1)
+	big := make([]byte, policy.MaxFileSize+1)
 	makeWorkspace(t, dir, "ws", map[string]file{"output/big.csv": {content: big, level: mod}})
 	w, err := Dir{Root: dir}.Open("ws")
 	if err != nil {
@@ -437,8 +438,8 @@ func TestAllowedType(t *testing.T) {
 		"a.htm": false, "a.gif": false, "": false, "csv": false,
 	}
 	for name, want := range tests {
-		if got := AllowedType(name); got != want {
-			t.Errorf("AllowedType(%q) = %v, want %v", name, got, want)
+		if got := policy.AllowedType(name); got != want {
+			t.Errorf("policy.AllowedType(%q) = %v, want %v", name, got, want)
 		}
 	}
 }
