@@ -15,12 +15,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/url"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -28,6 +24,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/haven-tre/haven"
+	"github.com/haven-tre/haven/internal/store/sqlite"
 )
 
 //go:embed migrations/*.sql
@@ -72,7 +69,7 @@ func Open(ctx context.Context, file string, opts ...Option) (*Store, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, haven.Errorf(haven.EINVALID, "open Airlock database %s: the folder %s does not exist; create it first", file, dir)
 	}
-	w, err := sql.Open("sqlite", dsn(file, "_txlock=immediate",
+	w, err := sql.Open("sqlite", sqlite.DSN(file, "_txlock=immediate",
 		"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(20000)", "foreign_keys(1)"))
 	if err != nil {
 		return nil, fmt.Errorf("open Airlock database %s: %w", file, err)
@@ -81,11 +78,11 @@ func Open(ctx context.Context, file string, opts ...Option) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, w, file); err != nil {
+	if err := sqlite.Migrate(ctx, w, migrations, "migrations", "Airlock database", file); err != nil {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn(file, "", "busy_timeout(20000)", "query_only(1)"))
+	r, err := sql.Open("sqlite", sqlite.DSN(file, "", "busy_timeout(20000)", "query_only(1)"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open Airlock database %s: %w", file, err)
@@ -112,74 +109,6 @@ func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
 func (s *Store) Path() string { return s.path }
 
 func (s *Store) clock() time.Time { return s.now().UTC() }
-
-func dsn(file, extra string, pragmas ...string) string {
-	q := url.Values{}
-	for _, p := range pragmas {
-		q.Add("_pragma", p)
-	}
-	d := "file:" + file + "?" + q.Encode()
-	if extra != "" {
-		d += "&" + extra
-	}
-	return d
-}
-
-// migrate applies the embedded migrations not yet applied, each in its own
-// transaction that first checks it has not been applied meanwhile.
-func migrate(ctx context.Context, db *sql.DB, file string) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)`); err != nil {
-		return fmt.Errorf("migrate Airlock database %s: %w", file, err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := applyMigration(ctx, db, file, name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func applyMigration(ctx context.Context, db *sql.DB, file, name string) error {
-	base := path.Base(name)
-	body, err := migrations.ReadFile(name)
-	if err != nil {
-		return err
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migrate Airlock database %s: %w", file, err)
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
-		return fmt.Errorf("migrate Airlock database %s: %w", file, err)
-	}
-	if n > 0 {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-		return fmt.Errorf("migrate Airlock database %s: apply %s: %w", file, base, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name) VALUES (?)`, base); err != nil {
-		return fmt.Errorf("migrate Airlock database %s: %w", file, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate Airlock database %s: %w", file, err)
-	}
-	return nil
-}
-
-// busy reports SQLITE_BUSY: another process held the write lock for
-// longer than the busy timeout.
-func busy(err error) bool {
-	var se *msqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
-}
 
 // uniqueViolation reports a UNIQUE or PRIMARY KEY constraint failure.
 func uniqueViolation(err error) bool {

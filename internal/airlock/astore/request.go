@@ -12,6 +12,7 @@ import (
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/airlock/review"
+	"github.com/haven-tre/haven/internal/store/sqlite"
 )
 
 // Record is one release request as stored: the state-machine aggregate
@@ -81,7 +82,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	)
 	for attempt := 1; ; attempt++ {
 		sqlTx, err = s.w.BeginTx(ctx, nil)
-		if err == nil || !busy(err) || attempt == beginAttempts || ctx.Err() != nil {
+		if err == nil || !sqlite.IsBusy(err) || attempt == beginAttempts || ctx.Err() != nil {
 			break
 		}
 	}

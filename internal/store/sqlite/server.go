@@ -6,12 +6,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/url"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	msqlite "modernc.org/sqlite"
@@ -42,7 +38,7 @@ var _ store.Store = (*ServerDB)(nil)
 var Dialect = sqlstore.Dialect{
 	Name:      "sqlite",
 	Classify:  classify,
-	Retryable: busy,
+	Retryable: IsBusy,
 	// modernc.org/sqlite compiles a statement on every query: keep the
 	// read queries compiled.
 	PrepareReads: true,
@@ -67,7 +63,7 @@ func OpenServer(ctx context.Context, path string) (*ServerDB, error) {
 	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
 		return nil, haven.Errorf(haven.EINVALID, "open server database %s: the folder %s does not exist; create it first", path, filepath.Dir(path))
 	}
-	w, err := sql.Open("sqlite", serverDSN(path, "_txlock=immediate",
+	w, err := sql.Open("sqlite", DSN(path, "_txlock=immediate",
 		"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(20000)", "foreign_keys(1)"))
 	if err != nil {
 		return nil, fmt.Errorf("open server database %s: %w", path, err)
@@ -76,11 +72,11 @@ func OpenServer(ctx context.Context, path string) (*ServerDB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := migrateServer(ctx, w, path); err != nil {
+	if err := Migrate(ctx, w, serverMigrations, "servermigrations", "server database", path); err != nil {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", serverDSN(path, "", "busy_timeout(20000)", "query_only(1)"))
+	r, err := sql.Open("sqlite", DSN(path, "", "busy_timeout(20000)", "query_only(1)"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open server database %s: %w", path, err)
@@ -98,76 +94,6 @@ func OpenServer(ctx context.Context, path string) (*ServerDB, error) {
 
 // Path is the database file's path.
 func (d *ServerDB) Path() string { return d.path }
-
-func serverDSN(path, extra string, pragmas ...string) string {
-	q := url.Values{}
-	for _, p := range pragmas {
-		q.Add("_pragma", p)
-	}
-	dsn := "file:" + path + "?" + q.Encode()
-	if extra != "" {
-		dsn += "&" + extra
-	}
-	return dsn
-}
-
-// migrateServer applies the embedded server migrations not yet applied,
-// each in its own (immediate) transaction that first checks it has not
-// been applied meanwhile, recording them in schema_migrations.
-func migrateServer(ctx context.Context, db *sql.DB, file string) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)`); err != nil {
-		return fmt.Errorf("migrate %s: %w", file, err)
-	}
-	names, err := fs.Glob(serverMigrations, "servermigrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := applyServerMigration(ctx, db, file, name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func applyServerMigration(ctx context.Context, db *sql.DB, file, name string) error {
-	base := path.Base(name)
-	body, err := serverMigrations.ReadFile(name)
-	if err != nil {
-		return err
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migrate %s: %w", file, err)
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
-		return fmt.Errorf("migrate %s: %w", file, err)
-	}
-	if n > 0 {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-		return fmt.Errorf("migrate %s: apply %s: %w", file, base, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name) VALUES (?)`, base); err != nil {
-		return fmt.Errorf("migrate %s: %w", file, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate %s: %w", file, err)
-	}
-	return nil
-}
-
-// busy reports SQLITE_BUSY: another process held the write lock for
-// longer than the busy timeout. Only a second process writing the same
-// file causes it; the transaction is run again.
-func busy(err error) bool {
-	var se *msqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
-}
 
 // classify maps SQLite's extended constraint codes to violations; the
 // name is SQLite's message, which names the table and column
