@@ -314,6 +314,16 @@ type RequestFile struct {
 // anyone who may see the request may view the file in Airlock's viewer.
 // Each access is logged.
 func (s *Service) RequestFile(ctx context.Context, u *User, id, name string, download bool) (*RequestFile, error) {
+	return s.requestFile(ctx, u, id, name, download, true)
+}
+
+// RequestFileInfo is RequestFile without the content: for the file's page,
+// whose frame fetches (and logs the view of) the content itself.
+func (s *Service) RequestFileInfo(ctx context.Context, u *User, id, name string) (*RequestFile, error) {
+	return s.requestFile(ctx, u, id, name, false, false)
+}
+
+func (s *Service) requestFile(ctx context.Context, u *User, id, name string, download, read bool) (*RequestFile, error) {
 	v, err := s.RequestView(ctx, u, id)
 	if err != nil {
 		return nil, err
@@ -330,10 +340,18 @@ func (s *Service) RequestFile(ctx context.Context, u *User, id, name string, dow
 		}
 		return nil, haven.Errorf(haven.EFORBIDDEN, "only output checkers can download request files")
 	}
+	out := &RequestFile{Name: name, Type: f.Type, Meta: m, View: v}
+	if f.Type == review.Output {
+		out.Findings = Findings(m.Report)
+	}
+	if !read {
+		return out, nil
+	}
 	data, err := workspace.ReadFrozen(s.requestDir(r.Workspace), m.SHA256)
 	if err != nil {
 		return nil, err
 	}
+	out.Data = data
 	typ := review.EventRequestFileView
 	if download {
 		typ = review.EventRequestFileDownload
@@ -346,10 +364,6 @@ func (s *Service) RequestFile(ctx context.Context, u *User, id, name string, dow
 	})
 	if err != nil {
 		return nil, err
-	}
-	out := &RequestFile{Name: name, Type: f.Type, Data: data, Meta: m, View: v}
-	if f.Type == review.Output {
-		out.Findings = Findings(m.Report)
 	}
 	return out, nil
 }

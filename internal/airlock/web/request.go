@@ -234,7 +234,7 @@ func (h *Handler) requestFilePage(w http.ResponseWriter, r *http.Request, u *air
 		h.renderError(w, r, err)
 		return
 	}
-	rf, err := h.svc.RequestFile(r.Context(), u, id, p, false)
+	rf, err := h.svc.RequestFileInfo(r.Context(), u, id, p)
 	if err != nil {
 		h.renderError(w, r, err)
 		return
