@@ -63,7 +63,9 @@ type FileView struct {
 	// when it is blinded.
 	Decision      review.Decision
 	DecisionShown bool
-	Votes         []VoteView
+	// DecisionNote says why there is no decision to show.
+	DecisionNote string
+	Votes        []VoteView
 	// MyVote is the viewer's own vote, nil for none.
 	MyVote *review.FileReview
 	// Verdict is the automated check's overall verdict ("" when the file
@@ -195,6 +197,12 @@ func (s *Service) fileView(rec *astore.Record, u *User, f review.File, w *worksp
 	}
 	if f.Type == review.Output {
 		fv.Decision, fv.DecisionShown = review.VisibleDecision(r, u.Username, u.OutputChecker, f.Name)
+		switch {
+		case r.Status.Phase() == review.PhaseAuthor && len(r.TurnReviewers) == 0:
+			fv.DecisionShown, fv.DecisionNote = false, "not reviewed yet"
+		case !fv.DecisionShown:
+			fv.DecisionNote = "hidden until both reviews are in"
+		}
 		votes := review.VisibleVotes(r, u.Username, u.OutputChecker, f.Name)
 		for _, who := range sortedKeys(votes) {
 			fr := votes[who]

@@ -53,6 +53,7 @@ type fileRow struct {
 	Verdict       string
 	Decision      string
 	DecisionShown bool
+	DecisionNote  string
 	MyVote        string
 	Votes         []airlock.VoteView
 	Changed       bool
@@ -177,7 +178,7 @@ func (h *Handler) requestPage(w http.ResponseWriter, r *http.Request, u *airlock
 			row := fileRow{
 				Name: f.Name, URL: pathURL("/requests/"+pathSegment(req.ID)+"/files/", f.Name),
 				Type: string(f.Type), Size: f.Size, Verdict: f.Verdict,
-				Decision: string(f.Decision), DecisionShown: f.DecisionShown, Votes: f.Votes,
+				Decision: string(f.Decision), DecisionShown: f.DecisionShown, DecisionNote: f.DecisionNote, Votes: f.Votes,
 				Changed: f.Changed, CanUpdate: f.Changed && v.Editable,
 			}
 			if f.MyVote != nil {
