@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/haven-tre/haven/internal/airlock/astore"
+	"github.com/haven-tre/haven/internal/airlock/review"
 )
 
 // `haven airlock` and `haven demo` refuse bad input with a clear message
@@ -42,5 +48,41 @@ func TestAirlockAndDemoBadInput(t *testing.T) {
 			}
 			noStackTrace(t, r.stderr)
 		})
+	}
+}
+
+// `haven airlock audit` prints the log, filtered, as text or JSON.
+func TestAirlockAudit(t *testing.T) {
+	dir := t.TempDir()
+	st, err := astore.Open(context.Background(), filepath.Join(dir, "airlock.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	err = st.Tx(context.Background(), func(tx *astore.Tx) error {
+		return tx.Append(
+			review.Event{Type: review.EventWorkspaceFileView, User: "alice", Workspace: "ws", Path: "output/a.csv", Extra: map[string]string{"review_turn": "0"}, At: at},
+			review.Event{Type: review.EventRequestFileDownload, User: "bob", Workspace: "ws", Request: "R1", Path: "output/a.csv", Extra: map[string]string{"review_turn": "2"}, At: at},
+		)
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "airlock", "audit", "--data-dir", dir, "--user", "bob")
+	r.wantCode(t, exitOK)
+	if !strings.Contains(r.stdout, "2026-01-02 03:04:05  REQUEST_FILE_DOWNLOAD  bob") || strings.Contains(r.stdout, "alice") {
+		t.Errorf("text output:\n%s", r.stdout)
+	}
+	r = run(t, "airlock", "audit", "--data-dir", dir, "--json")
+	r.wantCode(t, exitOK)
+	var events []struct{ Type, User string }
+	if err := json.Unmarshal([]byte(r.stdout), &events); err != nil || len(events) != 2 || events[0].User != "alice" {
+		t.Errorf("JSON output %v, %v:\n%s", events, err, r.stdout)
+	}
+	r = run(t, "airlock", "audit", "--data-dir", filepath.Join(dir, "nope"))
+	r.wantCode(t, exitInvalid)
+	if !strings.Contains(r.stderr, "no Airlock database") {
+		t.Errorf("missing database: %q", r.stderr)
 	}
 }

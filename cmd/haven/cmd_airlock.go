@@ -1,16 +1,23 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
+	"text/tabwriter"
+	"time"
 
 	"github.com/haven-tre/haven"
 	airlockapp "github.com/haven-tre/haven/internal/airlock/app"
+	"github.com/haven-tre/haven/internal/airlock/astore"
 	"github.com/spf13/cobra"
 )
 
@@ -83,5 +90,90 @@ token" page.`,
 	f.StringVar(&mediumDir, "medium-privacy-dir", "medium-privacy", "the agent's medium-privacy directory: the workspaces to review")
 	f.StringVar(&dataDir, "data-dir", "airlock-data", "Airlock's database and the frozen copies of request files")
 	f.BoolVar(&secure, "secure-cookies", false, "mark session cookies Secure (set it whenever users reach Airlock over HTTPS)")
+	cmd.AddCommand(a.airlockAuditCommand())
 	return cmd
+}
+
+// airlockAuditCommand prints Airlock's audit log (spec §13.1).
+func (a *app) airlockAuditCommand() *cobra.Command {
+	var (
+		dataDir, user, ws, request string
+		limit                      int
+		asJSON                     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "audit [--user U] [--workspace W] [--request ID] [--limit N] [--json]",
+		Short: "Print Airlock's audit log: every view, download, vote, comment and status change",
+		Long: `Audit prints Airlock's append-only audit log, oldest first, filtered by
+user, workspace and release request (filters combine). Each line is the
+time (UTC), the event, the user, the workspace, the request, the file and
+the event's details, among them the review turn. It reads the database
+under --data-dir and changes nothing; Airlock may be running.`,
+		Example: `  haven airlock audit --data-dir /var/lib/haven-airlock --request 01M7Z3CQDFD2AM8BP05XB0X9XH
+  haven airlock audit --data-dir /var/lib/haven-airlock --user checker1 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			file := filepath.Join(dataDir, "airlock.db")
+			if _, err := os.Stat(file); err != nil {
+				return haven.Errorf(haven.EINVALID, "there is no Airlock database at %s: give the --data-dir haven airlock runs with", file)
+			}
+			st, err := astore.Open(cmd.Context(), file)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			events, err := st.Audit(cmd.Context(), astore.AuditFilter{User: user, Workspace: ws, Request: request, Limit: limit})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				type jsonEvent struct {
+					Type      string            `json:"type"`
+					User      string            `json:"user"`
+					Workspace string            `json:"workspace"`
+					Request   string            `json:"request,omitempty"`
+					Path      string            `json:"path,omitempty"`
+					Extra     map[string]string `json:"extra"`
+					CreatedAt time.Time         `json:"created_at"`
+				}
+				out := make([]jsonEvent, 0, len(events))
+				for _, e := range events {
+					out = append(out, jsonEvent{string(e.Type), e.User, e.Workspace, e.Request, e.Path, e.Extra, e.At.UTC()})
+				}
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			if len(events) == 0 {
+				fmt.Fprintln(a.stderr, "No audit events match.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME (UTC)\tEVENT\tUSER\tWORKSPACE\tREQUEST\tFILE\tDETAILS")
+			for _, e := range events {
+				var details []string
+				for _, k := range slices.Sorted(maps.Keys(e.Extra)) {
+					details = append(details, k+"="+e.Extra[k])
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Type, e.User, e.Workspace,
+					dash(e.Request), dash(e.Path), strings.Join(details, " "))
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data-dir", "airlock-data", "Airlock's data directory")
+	f.StringVar(&user, "user", "", "only events by this user")
+	f.StringVar(&ws, "workspace", "", "only events in this workspace")
+	f.StringVar(&request, "request", "", "only events of this release request")
+	f.IntVar(&limit, "limit", 0, "only the latest N events (0: all)")
+	f.BoolVar(&asJSON, "json", false, "print the events as a JSON array")
+	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
