@@ -8,6 +8,7 @@ import (
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/jobserver"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // registerAirlockToken adds the Airlock token page (GET) and its form
@@ -49,7 +50,7 @@ func (h *Handler) airlockTokenPage(w http.ResponseWriter, r *http.Request) {
 // airlockTokenSubmit makes a new token and shows it, once.
 func (h *Handler) airlockTokenSubmit(w http.ResponseWriter, r *http.Request) {
 	if !h.checkCSRF(w, r) {
-		h.renderError(w, r, errCSRF)
+		h.renderError(w, r, webkit.ErrCSRF)
 		return
 	}
 	u := state(r).user

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/haven-tre/haven/internal/auth"
 	"github.com/haven-tre/haven/internal/jobserver"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // maxAPIBody bounds JSON request bodies.
@@ -67,8 +67,7 @@ func (h *Handler) apiWriter(r *http.Request) (*store.User, error) {
 	if st.api {
 		return u, nil // no cookie was used, so no cross-site forgery
 	}
-	got := r.Header.Get(csrfHeader)
-	if st.session == nil || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(st.session.CSRFToken)) != 1 {
+	if st.session == nil || !webkit.CSRFEqual(r.Header.Get(webkit.CSRFHeader), st.session.CSRFToken) {
 		return nil, errAPICSRF
 	}
 	return u, nil
@@ -119,7 +118,7 @@ func jsonProblem(err error) string {
 	case errors.As(err, &te):
 		return "field " + te.Field + " has the wrong type"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + truncate(strings.TrimPrefix(err.Error(), "json: unknown field "), 60)
+		return "unknown field " + webkit.Truncate(strings.TrimPrefix(err.Error(), "json: unknown field "), 60)
 	}
 	return "malformed JSON"
 }
@@ -267,7 +266,7 @@ func (h *Handler) apiWorkspaces(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) apiStatuses(w http.ResponseWriter, r *http.Request) {
 	p, ok := params(r, "workspace")
 	if !ok {
-		h.apiError(w, r, errNotFound)
+		h.apiError(w, r, webkit.ErrNotFound)
 		return
 	}
 	if _, err := h.apiUser(r); err != nil {
@@ -283,7 +282,7 @@ func (h *Handler) apiStatuses(w http.ResponseWriter, r *http.Request) {
 	var backendID int64
 	if slug := r.URL.Query().Get("backend"); slug != "" {
 		if !backendSlug.MatchString(slug) {
-			h.apiError(w, r, errNotFound)
+			h.apiError(w, r, webkit.ErrNotFound)
 			return
 		}
 		b, err := h.store.BackendBySlug(ctx, slug)
@@ -319,7 +318,7 @@ type apiCreateRequest struct {
 func (h *Handler) apiCreateJobRequest(w http.ResponseWriter, r *http.Request) {
 	p, ok := params(r, "workspace")
 	if !ok {
-		h.apiError(w, r, errNotFound)
+		h.apiError(w, r, webkit.ErrNotFound)
 		return
 	}
 	u, err := h.apiWriter(r)
@@ -390,7 +389,7 @@ func (h *Handler) apiCreateJobRequest(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) apiJobRequest(w http.ResponseWriter, r *http.Request) {
 	p, ok := params(r, "jr")
 	if !ok {
-		h.apiError(w, r, errNotFound)
+		h.apiError(w, r, webkit.ErrNotFound)
 		return
 	}
 	if _, err := h.apiUser(r); err != nil {
@@ -425,7 +424,7 @@ type apiCancelBody struct {
 func (h *Handler) apiCancel(w http.ResponseWriter, r *http.Request) {
 	p, ok := params(r, "jr")
 	if !ok {
-		h.apiError(w, r, errNotFound)
+		h.apiError(w, r, webkit.ErrNotFound)
 		return
 	}
 	u, err := h.apiWriter(r)

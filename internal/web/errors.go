@@ -7,12 +7,11 @@ import (
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/jobserver"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // Errors the handlers raise themselves.
 var (
-	errNotFound      = haven.Errorf(haven.ENOTFOUND, "The page you asked for does not exist, or you do not have access to it.")
-	errCSRF          = haven.Errorf(haven.EFORBIDDEN, "The form was missing its security token or it did not match; go back, reload the page and try again.")
 	errSignInNeeded  = haven.Errorf(haven.EFORBIDDEN, "Sign in to do this.")
 	errInternalPanic = haven.Errorf(haven.EINTERNAL, "internal error")
 )
@@ -24,20 +23,7 @@ func httpStatus(err error) int {
 	if errors.As(err, &fe) {
 		return http.StatusBadRequest
 	}
-	switch haven.ErrorCode(err) {
-	case "":
-		return http.StatusOK
-	case haven.EINVALID:
-		return http.StatusBadRequest
-	case haven.ENOTFOUND:
-		return http.StatusNotFound
-	case haven.ECONFLICT:
-		return http.StatusConflict
-	case haven.EFORBIDDEN:
-		return http.StatusForbidden
-	default:
-		return http.StatusInternalServerError
-	}
+	return webkit.HTTPStatus(err)
 }
 
 // userMessage is what a user is shown for err: the message of a form or
@@ -50,24 +36,10 @@ func userMessage(err error) string {
 	if errors.As(err, &fe) {
 		return fe.Message
 	}
-	var he *haven.Error
-	switch haven.ErrorCode(err) {
-	case haven.ENOTFOUND:
-		return errNotFound.Message
-	case haven.EINVALID, haven.ECONFLICT, haven.EFORBIDDEN:
-		if errors.As(err, &he) {
-			return he.Message // never he.Err: causes may be internal
-		}
+	if haven.ErrorCode(err) == haven.ENOTFOUND {
+		return webkit.ErrNotFound.Message
 	}
-	return "Something went wrong on our side."
-}
-
-// errorPage is the data of the error template.
-type errorPage struct {
-	Status  int
-	Heading string
-	Message string
-	Ref     string // set for internal errors
+	return webkit.UserMessage(err, "Something went wrong on our side.")
 }
 
 // renderError answers a request with err: a JSON error under /api/, the
@@ -92,22 +64,11 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, err error)
 		writeJSON(w, status, body)
 		return
 	}
-	page := errorPage{Status: status, Message: userMessage(err)}
-	switch status {
-	case http.StatusNotFound:
-		page.Heading = "Page not found"
-	case http.StatusForbidden:
-		page.Heading = "Not allowed"
-	case http.StatusBadRequest, http.StatusConflict:
-		page.Heading = "That did not work"
-	default:
-		page.Heading = "Server error"
-		page.Ref = st.id
-	}
+	page := webkit.NewErrorPage(status, userMessage(err), st.id, "Page not found")
 	h.render(w, r, status, "error", page.Heading, page)
 }
 
 // notFound answers every path no route matches.
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
-	h.renderError(w, r, errNotFound)
+	h.renderError(w, r, webkit.ErrNotFound)
 }

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +19,16 @@ import (
 	"github.com/haven-tre/haven/internal/jobserver"
 	"github.com/haven-tre/haven/internal/store"
 	"github.com/haven-tre/haven/internal/store/sqlite"
+	"github.com/haven-tre/haven/internal/webkit"
+	"github.com/haven-tre/haven/internal/webkit/webkittest"
 )
+
+// Names the tests share with webkit.
+const csrfHeader = webkit.CSRFHeader
+
+var errNotFound = webkit.ErrNotFound
+
+func safeNext(next string) string { return webkit.SafeNext(next) }
 
 // testPassword is every test user's password.
 const testPassword = "correct horse battery"
@@ -61,8 +69,7 @@ type env struct {
 	repo    string // the git repository's path
 	headSHA string
 
-	mu  sync.Mutex
-	now time.Time
+	clk *webkittest.Clock
 
 	org     *store.Org
 	project *store.Project
@@ -74,17 +81,9 @@ type env struct {
 	bob     *store.User // ProjectDeveloper on other, member of the backend
 }
 
-func (e *env) clock() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.now
-}
+func (e *env) clock() time.Time { return e.clk.Now() }
 
-func (e *env) setNow(t time.Time) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.now = t
-}
+func (e *env) setNow(t time.Time) { e.clk.Set(t) }
 
 func init() {
 	// Cheap password hashing keeps the tests fast.
@@ -99,7 +98,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, ctx: ctx, st: st, now: t0}
+	e := &env{t: t, ctx: ctx, st: st, clk: webkittest.NewClock(t0)}
 	e.repo, e.headSHA = makeRepo(t, map[string]string{"project.yaml": testProjectYAML})
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.svc = &jobserver.Service{Store: st, Git: gitrepo.New(t.TempDir()), Now: e.clock, Logger: logger}
@@ -192,22 +191,10 @@ func (e *env) client() *client { return &client{e: e, cookies: map[string]*http.
 
 func (c *client) do(req *http.Request) *httptest.ResponseRecorder {
 	c.e.t.Helper()
-	for _, ck := range c.cookies {
-		req.AddCookie(ck)
-	}
 	if c.bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+c.bearer)
 	}
-	rec := httptest.NewRecorder()
-	c.e.mux.ServeHTTP(rec, req)
-	for _, ck := range rec.Result().Cookies() {
-		if ck.MaxAge < 0 {
-			delete(c.cookies, ck.Name)
-		} else {
-			c.cookies[ck.Name] = &http.Cookie{Name: ck.Name, Value: ck.Value}
-		}
-	}
-	return rec
+	return webkittest.Do(c.e.mux, c.cookies, req)
 }
 
 func (c *client) get(path string) *httptest.ResponseRecorder {
@@ -217,9 +204,7 @@ func (c *client) get(path string) *httptest.ResponseRecorder {
 
 func (c *client) post(path string, form url.Values) *httptest.ResponseRecorder {
 	c.e.t.Helper()
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return c.do(req)
+	return c.do(webkittest.PostForm(path, form))
 }
 
 func (c *client) postJSON(path, body string) *httptest.ResponseRecorder {

@@ -10,6 +10,7 @@ import (
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/jobserver"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // loadRequest resolves /{project}/{workspace}/{jr}/: the request must
@@ -26,7 +27,7 @@ func (h *Handler) loadRequest(ctx context.Context, p pathParams) (*store.Project
 		return nil, ws, nil, err
 	}
 	if jr.WorkspaceID != ws.ID {
-		return nil, ws, nil, errNotFound
+		return nil, ws, nil, webkit.ErrNotFound
 	}
 	return proj, ws, jr, nil
 }
@@ -129,7 +130,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, oneJob bool) {
 		return
 	}
 	if !h.checkCSRF(w, r) {
-		h.renderError(w, r, errCSRF)
+		h.renderError(w, r, webkit.ErrCSRF)
 		return
 	}
 	u := state(r).user
@@ -162,14 +163,14 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, oneJob bool) {
 	switch {
 	case haven.ErrorCode(err) == haven.EINVALID:
 		// Nothing to cancel yet, or any more: say so on the page.
-		h.setFlash(w, flashWarning, userMessage(err))
+		h.cookies.SetFlash(w, webkit.FlashWarning, userMessage(err))
 	case err != nil:
 		h.renderError(w, r, err)
 		return
 	case len(cancelled) > 0:
-		h.setFlash(w, flashSuccess, "Cancelled: "+strings.Join(cancelled, ", ")+".")
+		h.cookies.SetFlash(w, webkit.FlashSuccess, "Cancelled: "+strings.Join(cancelled, ", ")+".")
 	default:
-		h.setFlash(w, flashWarning, "Nothing was cancelled: this job request is complete.")
+		h.cookies.SetFlash(w, webkit.FlashWarning, "Nothing was cancelled: this job request is complete.")
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
@@ -306,7 +307,7 @@ func (h *Handler) findJob(ctx context.Context, id string) (*store.Job, error) {
 		return nil, err
 	}
 	if len(jobs) != 1 {
-		return nil, errNotFound
+		return nil, webkit.ErrNotFound
 	}
 	return jobs[0], nil
 }

@@ -2,17 +2,15 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // contentSecurityPolicy is sent with every response (spec §14).
@@ -29,82 +27,32 @@ type reqState struct {
 	api     bool // authenticated with a bearer token
 }
 
+// csrfToken is the signed-in session's CSRF token; "" when signed out.
+func (st *reqState) csrfToken() string {
+	if st.session == nil {
+		return ""
+	}
+	return st.session.CSRFToken
+}
+
 type stateKey struct{}
 
 func state(r *http.Request) *reqState {
 	if s, ok := r.Context().Value(stateKey{}).(*reqState); ok {
 		return s
 	}
-	return &reqState{id: newRequestID()}
+	return &reqState{id: webkit.NewRequestID()}
 }
 
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// statusWriter records the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// wrap puts the middleware around one route's handler.
+// wrap puts the middleware around one route's handler: the request's
+// state, then webkit's security headers, panic recovery and logging,
+// then the metrics.
 func (h *Handler) wrap(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		st := &reqState{id: newRequestID(), route: route}
+		st := &reqState{id: webkit.NewRequestID(), route: route}
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
-
-		hdr := w.Header()
-		hdr.Set("Content-Security-Policy", contentSecurityPolicy)
-		hdr.Set("X-Content-Type-Options", "nosniff")
-		hdr.Set("Referrer-Policy", "same-origin")
-		hdr.Set("X-Frame-Options", "SAMEORIGIN")
-
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				h.log.ErrorContext(r.Context(), "panic serving request",
-					"ref", st.id, "method", r.Method, "route", route,
-					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				if sw.status == 0 {
-					h.renderError(sw, r, errInternalPanic)
-				}
-			}
-			status := sw.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			elapsed := time.Since(start)
-			h.metrics.observe(route, r.Method, status, elapsed)
-			// The path only: query strings may carry tokens or search text.
-			h.log.InfoContext(r.Context(), "request",
-				"method", r.Method, "route", route, "path", r.URL.Path,
-				"status", status, "duration", elapsed, "ref", st.id)
-		}()
-		next.ServeHTTP(sw, r)
+		status, elapsed := h.mw.Serve(w, r, st.id, route, next)
+		h.metrics.observe(route, r.Method, status, elapsed)
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // pageSize is the number of job requests per page of a list.
@@ -163,7 +164,7 @@ func (h *Handler) loadWorkspace(ctx context.Context, p pathParams) (*store.Proje
 		return nil, workspaceFacts{}, err
 	}
 	if ws.ProjectID != proj.ID {
-		return nil, workspaceFacts{}, errNotFound
+		return nil, workspaceFacts{}, webkit.ErrNotFound
 	}
 	return proj, ws, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/jobserver"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // Limits on what a run-jobs form may post.
@@ -134,7 +135,7 @@ func (h *Handler) runJobsPage(w http.ResponseWriter, r *http.Request) {
 	f, err := h.svc.RunJobsForm(ctx, u, ws.Name, p.Ref)
 	if err != nil {
 		if haven.ErrorCode(err) == haven.EINVALID { // archived: say so on the workspace page
-			h.setFlash(w, flashWarning, userMessage(err))
+			h.cookies.SetFlash(w, webkit.FlashWarning, userMessage(err))
 			http.Redirect(w, r, "/"+proj.Slug+"/"+ws.Name+"/", http.StatusSeeOther)
 			return
 		}
@@ -158,7 +159,7 @@ func (h *Handler) runJobsSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.checkCSRF(w, r) {
-		h.renderError(w, r, errCSRF)
+		h.renderError(w, r, webkit.ErrCSRF)
 		return
 	}
 	u := state(r).user
@@ -175,7 +176,7 @@ func (h *Handler) runJobsSubmit(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
 	ref := form.Get("ref")
 	if ref != "" && !commitSHA.MatchString(ref) {
-		h.renderError(w, r, haven.Errorf(haven.EINVALID, "The commit %q is not a full 40-character commit hash.", truncate(ref, 60)))
+		h.renderError(w, r, haven.Errorf(haven.EINVALID, "The commit %q is not a full 40-character commit hash.", webkit.Truncate(ref, 60)))
 		return
 	}
 	in := runJobsInput{
@@ -224,7 +225,7 @@ func (h *Handler) runJobsSubmit(w http.ResponseWriter, r *http.Request) {
 		if errors.As(submitErr, &fe) || haven.ErrorCode(submitErr) != haven.EINTERNAL {
 			msg = userMessage(submitErr)
 		}
-		h.setFlash(w, flashError, msg)
+		h.cookies.SetFlash(w, webkit.FlashError, msg)
 		http.Redirect(w, r, logsURL, http.StatusSeeOther)
 		return
 	}
@@ -248,11 +249,11 @@ func (h *Handler) runJobsSubmit(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, submitErr)
 		return
 	}
-	kind := flashSuccess
+	kind := webkit.FlashSuccess
 	if res.Request != nil && res.Request.Status == store.RequestNothingToDo {
-		kind = flashWarning
+		kind = webkit.FlashWarning
 	}
-	h.setFlash(w, kind, res.Message)
+	h.cookies.SetFlash(w, kind, res.Message)
 	http.Redirect(w, r, logsURL, http.StatusSeeOther)
 }
 
@@ -263,11 +264,4 @@ func oneOf(s string, choices ...string) bool {
 		}
 	}
 	return false
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -15,7 +15,6 @@ var (
 	jobIdentifier = regexp.MustCompile(`^[a-z0-9]{1,16}$`)
 	commitSHA     = regexp.MustCompile(`^[0-9a-f]{40}$`)
 	requestNumber = regexp.MustCompile(`^[1-9][0-9]{0,15}$`)
-	staticName    = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.]{0,63}$`)
 )
 
 // pathParams are the validated path parameters of a request.

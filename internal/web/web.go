@@ -10,10 +10,8 @@
 package web
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"time"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/haven-tre/haven/internal/jobserver"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // Config is what a Handler needs.
@@ -39,16 +38,17 @@ type Config struct {
 // Handler serves the pages and the API. Build it with New and add its
 // routes to a mux with Register.
 type Handler struct {
-	svc      *jobserver.Service
-	store    store.Store
-	log      *slog.Logger
-	secure   bool
-	now      func() time.Time
-	pages    map[string]*template.Template
-	metrics  *metrics
-	cache    *cache
-	flashKey []byte // signs flash cookies
-	cssPath  string // /static/haven.css?v=<content hash>
+	svc     *jobserver.Service
+	store   store.Store
+	log     *slog.Logger
+	now     func() time.Time
+	cookies *webkit.Cookies
+	pages   webkit.Pages
+	files   webkit.Static
+	mw      webkit.Middleware
+	metrics *metrics
+	cache   *cache
+	cssPath string // /static/haven.css?v=<content hash>
 }
 
 // New builds a Handler: it parses the embedded templates and registers
@@ -58,12 +58,11 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("web.New: Config.Service and Config.Store are required")
 	}
 	h := &Handler{
-		svc:    cfg.Service,
-		store:  cfg.Store,
-		log:    cfg.Logger,
-		secure: cfg.SecureCookies,
-		now:    cfg.Now,
-		cache:  newCache(cfg.Store),
+		svc:   cfg.Service,
+		store: cfg.Store,
+		log:   cfg.Logger,
+		now:   cfg.Now,
+		cache: newCache(cfg.Store),
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -71,17 +70,20 @@ func New(cfg Config) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	h.flashKey = make([]byte, 32)
-	if _, err := rand.Read(h.flashKey); err != nil {
+	h.mw = webkit.Middleware{CSP: contentSecurityPolicy, Log: h.log, Failed: func(w http.ResponseWriter, r *http.Request) {
+		h.renderError(w, r, errInternalPanic)
+	}}
+	site, err := webkit.NewSite(webkit.SiteConfig{
+		Cookies: webkit.CookieConfig{
+			Session: sessionCookie, CSRF: csrfCookie, Flash: flashCookie,
+			Secure: cfg.SecureCookies, CSRFHeader: webkit.CSRFHeader,
+		},
+		Templates: templateFS, Static: staticFS, Stylesheet: "haven.css", Funcs: funcs,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("web.New: %w", err)
 	}
-	var err error
-	if h.cssPath, err = staticPath("haven.css"); err != nil {
-		return nil, fmt.Errorf("web.New: %w", err)
-	}
-	if h.pages, err = parseTemplates(); err != nil {
-		return nil, fmt.Errorf("web.New: %w", err)
-	}
+	h.cookies, h.pages, h.files, h.cssPath = site.Cookies, site.Pages, site.Static, site.CSSPath
 	if h.metrics, err = newMetrics(cfg.Registry); err != nil {
 		return nil, fmt.Errorf("web.New: %w", err)
 	}

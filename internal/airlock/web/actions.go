@@ -8,6 +8,7 @@ import (
 	"github.com/haven-tre/haven/internal/airlock"
 	"github.com/haven-tre/haven/internal/airlock/review"
 	"github.com/haven-tre/haven/internal/airlock/workspace"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // confirmField is the checkbox the irreversible actions need ticked.
@@ -65,7 +66,7 @@ func (h *Handler) requestAction(w http.ResponseWriter, r *http.Request, u *airlo
 	}
 	a := review.Action(r.PathValue("action"))
 	if _, ok := successMessages[a]; !ok {
-		h.renderError(w, r, errNotFound)
+		h.renderError(w, r, webkit.ErrNotFound)
 		return
 	}
 	f := r.PostForm
@@ -120,6 +121,6 @@ func (h *Handler) requestAction(w http.ResponseWriter, r *http.Request, u *airlo
 		h.renderErrorBack(w, r, err, back)
 		return
 	}
-	h.setFlash(w, flashSuccess, successMessages[a])
+	h.cookies.SetFlash(w, webkit.FlashSuccess, successMessages[a])
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

@@ -27,7 +27,14 @@ import (
 	"github.com/haven-tre/haven/internal/auth"
 	"github.com/haven-tre/haven/internal/outputs"
 	"github.com/haven-tre/haven/internal/releaseapi"
+	"github.com/haven-tre/haven/internal/webkit"
+	"github.com/haven-tre/haven/internal/webkit/webkittest"
 )
+
+// Names the tests share with webkit.
+const csrfField = webkit.CSRFField
+
+func truncate(s string, n int) string { return webkit.Truncate(s, n) }
 
 // t0 is the fixed "now" the tests start at.
 var t0 = time.Date(2024, 5, 6, 9, 0, 0, 0, time.UTC)
@@ -200,22 +207,12 @@ type env struct {
 	h      *Handler
 	server *fakeServer
 	medium string
-
-	mu  sync.Mutex
-	now time.Time
+	clk    *webkittest.Clock
 }
 
-func (e *env) clock() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.now
-}
+func (e *env) clock() time.Time { return e.clk.Now() }
 
-func (e *env) advance(d time.Duration) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.now = e.now.Add(d)
-}
+func (e *env) advance(d time.Duration) { e.clk.Advance(d) }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
@@ -226,7 +223,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, ctx: ctx, store: st, server: newFakeServer(), medium: filepath.Join(dir, "medium"), now: t0}
+	e := &env{t: t, ctx: ctx, store: st, server: newFakeServer(), medium: filepath.Join(dir, "medium"), clk: webkittest.NewClock(t0)}
 	makeWorkspace(t, e.medium, testWS, testFiles())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.svc = &airlock.Service{
@@ -250,18 +247,7 @@ func (e *env) client() *client { return &client{e: e, cookies: map[string]*http.
 
 func (c *client) do(req *http.Request) *httptest.ResponseRecorder {
 	c.e.t.Helper()
-	for _, ck := range c.cookies {
-		req.AddCookie(ck)
-	}
-	rec := httptest.NewRecorder()
-	c.e.h.ServeHTTP(rec, req)
-	for _, ck := range rec.Result().Cookies() {
-		if ck.MaxAge < 0 {
-			delete(c.cookies, ck.Name)
-		} else {
-			c.cookies[ck.Name] = &http.Cookie{Name: ck.Name, Value: ck.Value}
-		}
-	}
+	rec := webkittest.Do(c.e.h, c.cookies, req)
 	if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
 		c.e.t.Errorf("%s %s: X-Content-Type-Options %q", req.Method, req.URL, got)
 	}
@@ -276,9 +262,7 @@ func (c *client) get(target string) *httptest.ResponseRecorder {
 // postRaw posts a form as it is.
 func (c *client) postRaw(target string, form url.Values) *httptest.ResponseRecorder {
 	c.e.t.Helper()
-	req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return c.do(req)
+	return c.do(webkittest.PostForm(target, form))
 }
 
 // post posts a form with the session's CSRF token.

@@ -2,17 +2,13 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"net/http"
-	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/airlock"
 	"github.com/haven-tre/haven/internal/airlock/astore"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // contentSecurityPolicy is sent with every page (spec §14). Content
@@ -26,84 +22,38 @@ type reqState struct {
 	session *astore.Session
 }
 
+// csrfToken is the signed-in session's CSRF token; "" when signed out.
+func (st *reqState) csrfToken() string {
+	if st.session == nil {
+		return ""
+	}
+	return st.session.CSRF
+}
+
 type stateKey struct{}
 
 func state(r *http.Request) *reqState {
 	if s, ok := r.Context().Value(stateKey{}).(*reqState); ok {
 		return s
 	}
-	return &reqState{id: newRequestID()}
+	return &reqState{id: webkit.NewRequestID()}
 }
-
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// statusWriter records the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP sets the security headers, refuses unsafe paths, recovers
 // from panics, logs the request and hands it to the routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	st := &reqState{id: newRequestID()}
+	st := &reqState{id: webkit.NewRequestID()}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	h.mw.Serve(w, r, st.id, "", http.HandlerFunc(h.route))
+}
 
-	hdr := w.Header()
-	hdr.Set("Content-Security-Policy", contentSecurityPolicy)
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Referrer-Policy", "same-origin")
-	hdr.Set("X-Frame-Options", "SAMEORIGIN")
-
-	sw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			h.log.ErrorContext(r.Context(), "panic serving request",
-				"ref", st.id, "method", r.Method, "path", r.URL.Path,
-				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			if sw.status == 0 {
-				h.renderError(sw, r, haven.Errorf(haven.EINTERNAL, "internal error"))
-			}
-		}
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		// The path only: query strings are never logged.
-		h.log.InfoContext(r.Context(), "request",
-			"method", r.Method, "path", r.URL.Path, "status", status,
-			"duration", time.Since(start), "ref", st.id)
-	}()
+// route refuses unsafe paths and hands the rest to the routes.
+func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 	if err := checkURLPath(r); err != nil {
-		h.renderError(sw, r, err)
+		h.renderError(w, r, err)
 		return
 	}
-	h.mux.ServeHTTP(sw, r)
+	h.mux.ServeHTTP(w, r)
 }
 
 // checkURLPath refuses a request path that tries to leave where it points:
@@ -111,7 +61,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // slashes or backslashes, backslashes and control characters. The router
 // would otherwise clean such a path and redirect; Airlock refuses it.
 func checkURLPath(r *http.Request) error {
-	bad := haven.Errorf(haven.EINVALID, "The address %q is not a valid Airlock address: it contains '.' or '..' parts, an empty part, an encoded slash or a control character. Use the links on Airlock's pages.", truncate(r.URL.EscapedPath(), 200))
+	bad := haven.Errorf(haven.EINVALID, "The address %q is not a valid Airlock address: it contains '.' or '..' parts, an empty part, an encoded slash or a control character. Use the links on Airlock's pages.", webkit.Truncate(r.URL.EscapedPath(), 200))
 	escaped := strings.ToLower(r.URL.EscapedPath())
 	if strings.Contains(escaped, "%2f") || strings.Contains(escaped, "%5c") || strings.Contains(escaped, "%00") {
 		return bad
@@ -135,11 +85,4 @@ func checkURLPath(r *http.Request) error {
 		}
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -1,22 +1,16 @@
 package web
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"net/url"
-	"path"
-	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/haven-tre/haven/internal/airlock"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 //go:embed templates/*.html
@@ -26,14 +20,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // page is what every template receives.
-type page struct {
-	Title string
-	User  *airlock.User // nil when signed out
-	CSRF  string        // the token every form carries
-	Flash *flash        // a one-time message from the previous request
-	CSS   string        // the stylesheet's versioned path
-	Data  any           // the page's own view model
-}
+type page = webkit.Page[*airlock.User]
 
 var funcs = template.FuncMap{
 	"utc":     showTime,
@@ -94,98 +81,24 @@ func pathURL(prefix, p string) string {
 	return prefix + strings.Join(parts, "/")
 }
 
-// parseTemplates parses base.html with each page template once. A page
-// template defines "content".
-func parseTemplates() (map[string]*template.Template, error) {
-	base, err := template.New("base.html").Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/partials.html")
-	if err != nil {
-		return nil, err
-	}
-	names, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, err
-	}
-	pages := make(map[string]*template.Template)
-	for _, name := range names {
-		file := path.Base(name)
-		if file == "base.html" || file == "partials.html" {
-			continue
-		}
-		t, err := template.Must(base.Clone()).ParseFS(templateFS, name)
-		if err != nil {
-			return nil, err
-		}
-		pages[strings.TrimSuffix(file, ".html")] = t
-	}
-	return pages, nil
-}
-
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// render executes the page template name into a buffer, then writes it
-// with status, so a template error becomes a clean 500 rather than half
-// a page.
+// render writes the page template name with status, wrapped in the
+// site's base template; a template error becomes a clean 500 rather than
+// half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
 	st := state(r)
-	t, ok := h.pages[name]
-	if !ok {
-		h.log.ErrorContext(r.Context(), "missing template", "template", name, "ref", st.id)
-		http.Error(w, "Internal Server Error (reference "+st.id+")", http.StatusInternalServerError)
-		return
-	}
-	p := page{Title: title, User: st.user, CSS: h.cssPath, Data: data}
-	if st.session != nil {
-		p.CSRF = st.session.CSRF
-	}
+	p := page{Title: title, User: st.user, CSRF: st.csrfToken(), CSS: h.cssPath, Data: data}
 	if status == http.StatusOK {
-		p.Flash = h.takeFlash(w, r)
+		p.Flash = h.cookies.TakeFlash(w, r)
 	}
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
-	if err := t.ExecuteTemplate(buf, "base.html", p); err != nil {
+	if err := h.pages.Render(w, status, name, p); err != nil {
 		h.log.ErrorContext(r.Context(), "rendering page", "template", name, "ref", st.id, "err", err)
 		http.Error(w, "Internal Server Error (reference "+st.id+")", http.StatusInternalServerError)
-		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
-
-// staticName is the form of a static file's name.
-var staticName = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.]{0,63}$`)
-
-// staticPath is the versioned path of an embedded static file: its URL
-// changes with its content, so it can be cached for a year.
-func staticPath(name string) (string, error) {
-	b, err := staticFS.ReadFile("static/" + name)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return "/static/" + name + "?v=" + hex.EncodeToString(sum[:6]), nil
 }
 
 // static serves the embedded stylesheet.
 func (h *Handler) static(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("file")
-	if !staticName.MatchString(name) {
-		h.renderError(w, r, errNotFound)
-		return
+	if !h.files.Serve(w, r, r.PathValue("file")) {
+		h.renderError(w, r, webkit.ErrNotFound)
 	}
-	b, err := staticFS.ReadFile("static/" + name)
-	if err != nil {
-		h.renderError(w, r, errNotFound)
-		return
-	}
-	switch path.Ext(name) {
-	case ".css":
-		w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	default:
-		w.Header().Set("Content-Type", "application/octet-stream")
-	}
-	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 }

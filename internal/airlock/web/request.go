@@ -14,6 +14,7 @@ import (
 	"github.com/haven-tre/haven/internal/airlock/review"
 	"github.com/haven-tre/haven/internal/airlock/workspace"
 	"github.com/haven-tre/haven/internal/disclosure"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // validID is the form of a release request id (a ULID, or any id a
@@ -25,7 +26,7 @@ var validID = regexp.MustCompile(`^[0-9A-Za-z]{1,64}$`)
 func requestParams(r *http.Request, withPath bool) (id, p string, err error) {
 	id = r.PathValue("id")
 	if !validID.MatchString(id) {
-		return "", "", haven.Errorf(haven.ENOTFOUND, "there is no release request %q that you can see", truncate(id, 80))
+		return "", "", haven.Errorf(haven.ENOTFOUND, "there is no release request %q that you can see", webkit.Truncate(id, 80))
 	}
 	if withPath {
 		p = r.PathValue("path")

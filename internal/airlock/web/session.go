@@ -2,11 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -19,6 +14,7 @@ import (
 	"github.com/haven-tre/haven/internal/airlock/astore"
 	"github.com/haven-tre/haven/internal/auth"
 	"github.com/haven-tre/haven/internal/releaseapi"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // Cookie names and lifetimes. The names differ from the job server's, so
@@ -28,17 +24,8 @@ const (
 	csrfCookie      = "haven_airlock_csrf" // the sign-in form's double-submit token
 	flashCookie     = "haven_airlock_flash"
 	sessionLifetime = 8 * time.Hour
-	csrfField       = "csrf_token"
-	maxFormBytes    = 1 << 20
 	serverTimeout   = 15 * time.Second
 )
-
-// randomToken returns n random bytes, URL-safe base64 encoded.
-func randomToken(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than err)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
 
 // handlerFunc is a handler for a signed-in user.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, u *airlock.User)
@@ -72,7 +59,7 @@ func (h *Handler) form(fn handlerFunc) http.HandlerFunc {
 			return
 		}
 		if !h.checkCSRF(w, r) {
-			h.renderError(w, r, errCSRF)
+			h.renderError(w, r, webkit.ErrCSRF)
 			return
 		}
 		fn(w, r, u)
@@ -101,8 +88,8 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (u *airlock.U
 			return nil, false
 		}
 		if ended != "" {
-			h.setCookie(w, sessionCookie, "", -1)
-			h.setFlash(w, flashError, ended)
+			h.cookies.Clear(w, sessionCookie)
+			h.cookies.SetFlash(w, webkit.FlashError, ended)
 			http.Redirect(w, r, "/login/", http.StatusSeeOther)
 			return nil, false
 		}
@@ -113,7 +100,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (u *airlock.U
 		// failing every page.
 		h.log.WarnContext(r.Context(), "unreadable profile in an Airlock session", "user", sess.Username, "ref", st.id, "err", err)
 		_ = h.store.DeleteSession(r.Context(), sess.IDHash)
-		h.setCookie(w, sessionCookie, "", -1)
+		h.cookies.Clear(w, sessionCookie)
 		http.Redirect(w, r, "/login/", http.StatusSeeOther)
 		return nil, false
 	}
@@ -123,11 +110,11 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (u *airlock.U
 
 // session looks up the session of the request's cookie; nil for none.
 func (h *Handler) session(r *http.Request) (*astore.Session, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || len(c.Value) != 43 { // 32 bytes, base64
+	id := h.cookies.SessionID(r)
+	if id == "" {
 		return nil, nil
 	}
-	sess, err := h.store.Session(r.Context(), auth.HashToken(c.Value), h.now().UTC())
+	sess, err := h.store.Session(r.Context(), auth.HashToken(id), h.now().UTC())
 	if haven.ErrorCode(err) == haven.ENOTFOUND {
 		return nil, nil
 	}
@@ -190,38 +177,7 @@ func serverMessage(err error) string {
 // for a signed-in user, else the sign-in form's double-submit cookie. It
 // parses the form (bounded in size).
 func (h *Handler) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		return false
-	}
-	got := r.PostForm.Get(csrfField)
-	var want string
-	if st := state(r); st.session != nil {
-		want = st.session.CSRF
-	} else if c, err := r.Cookie(csrfCookie); err == nil {
-		want = c.Value
-	}
-	if want == "" || got == "" {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}
-
-func (h *Handler) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
-	c := &http.Cookie{
-		Name:     name,
-		Value:    value,
-		Path:     "/",
-		HttpOnly: true,
-		Secure:   h.secure,
-		SameSite: http.SameSiteLaxMode,
-	}
-	if maxAge < 0 {
-		c.MaxAge = -1
-	} else {
-		c.MaxAge = int(maxAge / time.Second)
-	}
-	http.SetCookie(w, c)
+	return h.cookies.CheckCSRF(w, r, state(r).csrfToken())
 }
 
 // loginData is the sign-in page's view model.
@@ -237,7 +193,7 @@ func (h *Handler) tokenURL() string { return h.serverURL + "/settings/airlock-to
 
 // loginPage shows the sign-in form.
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	next := safeNext(r.URL.Query().Get("next"))
+	next := webkit.SafeNext(r.URL.Query().Get("next"))
 	sess, err := h.session(r)
 	if err != nil {
 		h.renderError(w, r, err)
@@ -247,18 +203,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, http.StatusOK, "login", "Sign in", loginData{CSRF: h.signedOutCSRF(w, r), Next: next, TokenURL: h.tokenURL()})
-}
-
-// signedOutCSRF returns the sign-in form's double-submit token, setting
-// its cookie when the browser has none yet.
-func (h *Handler) signedOutCSRF(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
-		return c.Value
-	}
-	tok := randomToken(32)
-	h.setCookie(w, csrfCookie, tok, 24*time.Hour)
-	return tok
+	h.render(w, r, http.StatusOK, "login", "Sign in", loginData{CSRF: h.cookies.SignedOutCSRF(w, r), Next: next, TokenURL: h.tokenURL()})
 }
 
 // loginSubmit checks a username (or email) and sign-in token with the job
@@ -267,15 +212,15 @@ func (h *Handler) signedOutCSRF(w http.ResponseWriter, r *http.Request) string {
 // useless.
 func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if !h.checkCSRF(w, r) {
-		h.renderError(w, r, errCSRF)
+		h.renderError(w, r, webkit.ErrCSRF)
 		return
 	}
 	user := strings.TrimSpace(r.PostForm.Get("user"))
 	token := strings.TrimSpace(r.PostForm.Get("token"))
-	next := safeNext(r.PostForm.Get("next"))
+	next := webkit.SafeNext(r.PostForm.Get("next"))
 	again := func(status int, msg string) {
 		h.render(w, r, status, "login", "Sign in", loginData{
-			CSRF: h.signedOutCSRF(w, r), Next: next, Username: user, Error: msg, TokenURL: h.tokenURL(),
+			CSRF: h.cookies.SignedOutCSRF(w, r), Next: next, Username: user, Error: msg, TokenURL: h.tokenURL(),
 		})
 	}
 	if user == "" || token == "" || len(user) > 254 || len(token) > 200 {
@@ -312,13 +257,13 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	id := randomToken(32)
+	id := webkit.RandomToken(32)
 	now := h.now().UTC()
 	sess := &astore.Session{
 		IDHash:      auth.HashToken(id),
 		Username:    u.Username,
 		Profile:     raw,
-		CSRF:        randomToken(32),
+		CSRF:        webkit.RandomToken(32),
 		CreatedAt:   now,
 		RefreshedAt: now,
 		ExpiresAt:   now.Add(sessionLifetime),
@@ -328,8 +273,8 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.InfoContext(ctx, "signed in to Airlock", "user", u.Username, "ref", state(r).id)
-	h.setCookie(w, sessionCookie, id, sessionLifetime)
-	h.setCookie(w, csrfCookie, "", -1)
+	h.cookies.Set(w, sessionCookie, id, sessionLifetime)
+	h.cookies.Clear(w, csrfCookie)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -342,7 +287,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	state(r).session = sess
 	if !h.checkCSRF(w, r) {
-		h.renderError(w, r, errCSRF)
+		h.renderError(w, r, webkit.ErrCSRF)
 		return
 	}
 	if sess != nil {
@@ -351,74 +296,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.setCookie(w, sessionCookie, "", -1)
-	h.setFlash(w, flashSuccess, "You have signed out of Airlock.")
+	h.cookies.Clear(w, sessionCookie)
+	h.cookies.SetFlash(w, webkit.FlashSuccess, "You have signed out of Airlock.")
 	http.Redirect(w, r, "/login/", http.StatusSeeOther)
-}
-
-// safeNext returns next when it is a path on this site, else "/".
-func safeNext(next string) string {
-	if next == "" || len(next) > 1000 || !strings.HasPrefix(next, "/") ||
-		strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
-		return "/"
-	}
-	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
-		return "/"
-	}
-	return next
-}
-
-// flash is a one-time message shown on the next page.
-type flash struct {
-	Kind string // success, warning or error
-	Text string
-}
-
-// Flash kinds.
-const (
-	flashSuccess = "success"
-	flashWarning = "warning"
-	flashError   = "error"
-)
-
-// setFlash stores a one-time message for the next page, signed so that
-// nobody else can put words in it.
-func (h *Handler) setFlash(w http.ResponseWriter, kind, msg string) {
-	if len(msg) > 1000 {
-		msg = msg[:1000]
-	}
-	body := base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + msg))
-	h.setCookie(w, flashCookie, body+"."+h.flashMAC(body), 5*time.Minute)
-}
-
-// takeFlash returns the one-time message (nil for none) and clears it.
-func (h *Handler) takeFlash(w http.ResponseWriter, r *http.Request) *flash {
-	c, err := r.Cookie(flashCookie)
-	if err != nil {
-		return nil
-	}
-	h.setCookie(w, flashCookie, "", -1)
-	body, mac, ok := strings.Cut(c.Value, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(h.flashMAC(body))) {
-		return nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
-		return nil
-	}
-	kind, text, ok := strings.Cut(string(b), ":")
-	switch {
-	case !ok:
-		return nil
-	case kind != flashSuccess && kind != flashWarning && kind != flashError:
-		kind = flashSuccess
-	}
-	return &flash{Kind: kind, Text: text}
-}
-
-func (h *Handler) flashMAC(body string) string {
-	m := hmac.New(sha256.New, h.flashKey)
-	m.Write([]byte(body))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }

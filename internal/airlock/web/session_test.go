@@ -112,7 +112,7 @@ func TestSignIn(t *testing.T) {
 
 func TestSecureCookies(t *testing.T) {
 	e := newEnv(t)
-	e.h.secure = true
+	e.h.cookies.Secure = true
 	c := e.client()
 	rec := c.get("/login/")
 	rec = c.postRaw("/login/", url.Values{csrfField: {loginCSRF(t, rec)}, "user": {"checker1"}, "token": {e.server.tokens["checker1"]}})

@@ -13,16 +13,16 @@
 package web
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/airlock"
 	"github.com/haven-tre/haven/internal/airlock/astore"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // DefaultRefreshEvery is how often a signed-in user's profile is fetched
@@ -55,12 +55,13 @@ type Handler struct {
 	store        *astore.Store
 	server       airlock.ReleaseServer
 	serverURL    string
-	secure       bool
 	log          *slog.Logger
 	now          func() time.Time
 	refreshEvery time.Duration
-	pages        map[string]*template.Template
-	flashKey     []byte // signs flash cookies
+	cookies      *webkit.Cookies
+	pages        webkit.Pages
+	files        webkit.Static
+	mw           webkit.Middleware
 	cssPath      string // /static/airlock.css?v=<content hash>
 	mux          *http.ServeMux
 }
@@ -76,7 +77,6 @@ func New(cfg Config) (*Handler, error) {
 		store:        cfg.Store,
 		server:       cfg.Server,
 		serverURL:    trimSlash(cfg.ServerURL),
-		secure:       cfg.SecureCookies,
 		log:          cfg.Logger,
 		now:          cfg.Now,
 		refreshEvery: cfg.RefreshEvery,
@@ -90,17 +90,20 @@ func New(cfg Config) (*Handler, error) {
 	if h.refreshEvery <= 0 {
 		h.refreshEvery = DefaultRefreshEvery
 	}
-	h.flashKey = make([]byte, 32)
-	if _, err := rand.Read(h.flashKey); err != nil {
+	h.mw = webkit.Middleware{CSP: contentSecurityPolicy, Log: h.log, Failed: func(w http.ResponseWriter, r *http.Request) {
+		h.renderError(w, r, haven.Errorf(haven.EINTERNAL, "internal error"))
+	}}
+	site, err := webkit.NewSite(webkit.SiteConfig{
+		Cookies: webkit.CookieConfig{
+			Session: sessionCookie, CSRF: csrfCookie, Flash: flashCookie,
+			Secure: cfg.SecureCookies,
+		},
+		Templates: templateFS, Static: staticFS, Stylesheet: "airlock.css", Funcs: funcs,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("airlock web.New: %w", err)
 	}
-	var err error
-	if h.cssPath, err = staticPath("airlock.css"); err != nil {
-		return nil, fmt.Errorf("airlock web.New: %w", err)
-	}
-	if h.pages, err = parseTemplates(); err != nil {
-		return nil, fmt.Errorf("airlock web.New: %w", err)
-	}
+	h.cookies, h.pages, h.files, h.cssPath = site.Cookies, site.Pages, site.Static, site.CSSPath
 	h.mux = http.NewServeMux()
 	h.routes()
 	return h, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/haven-tre/haven/internal/airlock/render"
 	"github.com/haven-tre/haven/internal/airlock/review"
 	"github.com/haven-tre/haven/internal/airlock/workspace"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // pathSegment escapes one path segment of a URL.
@@ -285,6 +286,6 @@ func (h *Handler) addFile(w http.ResponseWriter, r *http.Request, u *airlock.Use
 	if f != nil && g != nil {
 		msg += " as " + string(f.Type) + " in file group " + g.Name
 	}
-	h.setFlash(w, flashSuccess, msg+".")
+	h.cookies.SetFlash(w, webkit.FlashSuccess, msg+".")
 	http.Redirect(w, r, requestURL(rec.Request.ID), http.StatusSeeOther)
 }
