@@ -1,7 +1,9 @@
-// Package releaseapi serves the job server's side of releasing files
-// (spec §11): the two Airlock endpoints that create a release and upload
-// its files, authenticated with a backend's airlock token, and the read
-// side that serves released files to users with release_file_view.
+// Package releaseapi serves the job server's side of Airlock (spec §8.1,
+// §11, §13.3): the endpoints that create a release and upload its files,
+// sign Airlock's users in and refresh their profiles, and record its
+// status events, all authenticated with a backend's Airlock token; the
+// read side that serves released files to users with release_file_view;
+// and the Client Airlock calls them with.
 //
 // A release is created first, with each file's expected sha256 and no
 // bytes; each file's bytes are uploaded afterwards, once, and stored only
@@ -87,7 +89,9 @@ func (a *API) init() {
 }
 
 // Register adds the endpoints to mux: POST PathReleases, POST PathFiles
-// and GET PathServe.
+// and GET PathServe (releases), and POST PathAuthenticate, PathAuthorise
+// and PathEvents (Airlock's sign-in, profile refresh and status events;
+// see profile.go and events.go for their statuses, 429 among them).
 func (a *API) Register(mux *http.ServeMux) {
 	a.init()
 	mux.HandleFunc("POST "+PathReleases, a.handleCreate)
