@@ -234,7 +234,11 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		switch haven.ErrorCode(err) {
 		case haven.EFORBIDDEN, haven.EINVALID, haven.ENOTFOUND, haven.ECONFLICT:
-			again(http.StatusBadRequest, "That token was not accepted: "+serverMessage(err)+". Tokens work once, for one hour: get a new one from the job server and try again.")
+			msg := strings.TrimRight(serverMessage(err), ". ")
+			if !strings.Contains(msg, "one hour") {
+				msg += ". Tokens work once, for one hour: get a new one from the job server and try again"
+			}
+			again(http.StatusBadRequest, "That token was not accepted: "+msg+".")
 		default:
 			h.log.WarnContext(ctx, "sign-in: could not check a token with the job server", "ref", state(r).id, "err", err)
 			again(http.StatusServiceUnavailable, "Airlock could not reach the job server to check your token. Try again in a minute; if it keeps happening, tell the backend's administrators (reference "+state(r).id+").")
