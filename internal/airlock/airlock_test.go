@@ -444,10 +444,13 @@ func TestDownloadsAndBlinding(t *testing.T) {
 	if err != nil || string(rf.Data) != csvBody {
 		t.Fatalf("checker download %q, %v", rf.Data, err)
 	}
-	// The author sees the automated findings too.
-	rf, err = f.svc.RequestFile(ctx, f.users["researcher"], id, "output/table.csv", false)
-	if err != nil || len(rf.Findings) == 0 {
-		t.Fatalf("author's view: %v findings, %v", len(rf.Findings), err)
+	// The author never reads the frozen copy through the request, but
+	// sees the automated findings.
+	_, err = f.svc.RequestFile(ctx, f.users["researcher"], id, "output/table.csv", false)
+	wantCode(t, err, haven.EFORBIDDEN)
+	rf, err = f.svc.RequestFileInfo(ctx, f.users["researcher"], id, "output/table.csv")
+	if err != nil || len(rf.Findings) == 0 || rf.Data != nil {
+		t.Fatalf("author's file page: %d findings, %d bytes, %v", len(rf.Findings), len(rf.Data), err)
 	}
 
 	f.act("checker1", id, review.CastVote, review.Params{File: "output/plot.svg", Vote: review.VoteChangesRequested})

@@ -317,10 +317,11 @@ type RequestFile struct {
 }
 
 // RequestFile returns the frozen copy of file name on request id, for
-// viewing (download false) or downloading. Only output checkers who are
-// not authors or co-authors of the request may download (spec §8.2);
-// anyone who may see the request may view the file in Airlock's viewer.
-// Each access is logged.
+// viewing (download false) or downloading, and logs the access. The
+// request's authors and co-authors never read its frozen files this way:
+// they see their own outputs in the workspace. Only output checkers who
+// are not authors or co-authors may download (spec §8.2); other people
+// who may see the request may view its files.
 func (s *Service) RequestFile(ctx context.Context, u *User, id, name string, download bool) (*RequestFile, error) {
 	return s.requestFile(ctx, u, id, name, download, true)
 }
@@ -342,11 +343,11 @@ func (s *Service) requestFile(ctx context.Context, u *User, id, name string, dow
 	if f == nil || m == nil {
 		return nil, haven.Errorf(haven.ENOTFOUND, "%s is not a file of release request %s", name, id)
 	}
-	if download && !v.IsReviewer {
-		if v.IsAuthor {
-			return nil, haven.Errorf(haven.EFORBIDDEN, "you are an author of this request, so you cannot download its files; output checkers who are not its authors can")
-		}
-		return nil, haven.Errorf(haven.EFORBIDDEN, "only output checkers can download request files")
+	switch {
+	case read && v.IsAuthor:
+		return nil, haven.Errorf(haven.EFORBIDDEN, "you are an author of this request, so its frozen files are not opened for you here: they are for its reviewers; open %s in workspace %s instead", name, r.Workspace)
+	case download && !v.IsReviewer:
+		return nil, haven.Errorf(haven.EFORBIDDEN, "only output checkers who are not authors of this request can download its files")
 	}
 	out := &RequestFile{Name: name, Type: f.Type, Meta: m, View: v}
 	if f.Type == review.Output {

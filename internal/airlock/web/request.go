@@ -225,7 +225,10 @@ type requestFileData struct {
 	CanVote, CanReset         bool
 	CanDownload               bool
 	CanEdit                   bool
-	Groups                    []string
+	// FromWorkspace: the frame shows the workspace's file, not the frozen
+	// copy (the viewer is an author of the request).
+	FromWorkspace bool
+	Groups        []string
 }
 
 // requestFilePage shows one file of a request: its frozen content in a
@@ -253,6 +256,12 @@ func (h *Handler) requestFilePage(w http.ResponseWriter, r *http.Request, u *air
 		Plain:       plain,
 		Sandbox:     render.FrameSandbox(rf.Name, plain),
 		CanDownload: v.IsReviewer,
+	}
+	if v.IsAuthor {
+		// Authors never read the frozen copy through the request: they
+		// see their own output in the workspace.
+		d.ContentURL = pathURL("/workspaces/"+pathSegment(req.Workspace)+"/content/", rf.Name)
+		d.FromWorkspace = true
 	}
 	d.FrameURL = d.ContentURL
 	if plain {

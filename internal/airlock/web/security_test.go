@@ -30,6 +30,20 @@ func TestAuthorsCannotReview(t *testing.T) {
 			t.Errorf("researcher %s on own request: %d, want 403\n%s", tc.action, rec.Code, truncate(rec.Body.String(), 1500))
 		}
 	}
+	// The author never reads the frozen copies through the request's
+	// endpoints: the file page frames the workspace's file instead.
+	for _, p := range []string{"/requests/" + id + "/content/output/table.csv", "/requests/" + id + "/content/output/table.csv?plain=1"} {
+		rec := researcher.get(p)
+		wantStatus(t, "author reads "+p, rec, http.StatusForbidden)
+		if strings.Contains(rec.Body.String(), "North") {
+			t.Errorf("the refusal of %s shows the file's content", p)
+		}
+	}
+	page := researcher.get("/requests/" + id + "/files/output/table.csv")
+	wantStatus(t, "author's file page", page, http.StatusOK)
+	if body := page.Body.String(); strings.Contains(body, `src="/requests/`) || !strings.Contains(body, `src="/workspaces/`+testWS+`/content/output/table.csv"`) {
+		t.Errorf("the author's file page frames the frozen copy:\n%s", truncate(body, 3000))
+	}
 	rec := researcher.get("/requests/" + id + "/download/output/table.csv")
 	wantStatus(t, "author download", rec, http.StatusForbidden)
 	if rec.Header().Get("Content-Disposition") != "" {
