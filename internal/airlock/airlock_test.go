@@ -499,3 +499,44 @@ func TestCoAuthors(t *testing.T) {
 	_, err = f.svc.RequestFile(ctx, f.users["colleague"], id, "output/plot.svg", true)
 	wantCode(t, err, haven.EFORBIDDEN)
 }
+
+func TestRequestChangesShortcutAndAddFiles(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// Several files at once; a refused one names what was added before it.
+	rec, err := f.svc.AddFiles(ctx, f.users["researcher"], airlock.AddFileInput{Workspace: "ws"}, []string{"output/table.csv", "output/plot.svg"})
+	if err != nil || len(rec.Request.OutputFiles()) != 2 {
+		t.Fatalf("AddFiles: %v", err)
+	}
+	id := rec.Request.ID
+	f.act("researcher", id, review.WithdrawFile, review.Params{File: "output/plot.svg"})
+	_, err = f.svc.AddFiles(ctx, f.users["researcher"], airlock.AddFileInput{Workspace: "ws"}, []string{"output/plot.svg", "output/input.csv"})
+	wantCode(t, err, haven.ENOTFOUND)
+	if !strings.Contains(err.Error(), "added output/plot.svg") {
+		t.Fatalf("partial AddFiles error %q does not say what was added", err)
+	}
+	f.act("researcher", id, review.EditContext, review.Params{Group: "default", Context: "c", Controls: "k"})
+
+	_, _, err = f.svc.RequestChanges(ctx, f.users["checker1"], id, "default")
+	wantCode(t, err, haven.ECONFLICT) // not under review yet
+	f.act("researcher", id, review.Submit, review.Params{})
+	_, _, err = f.svc.RequestChanges(ctx, f.users["researcher"], id, "default")
+	wantCode(t, err, haven.EFORBIDDEN)
+	voted, skipped, err := f.svc.RequestChanges(ctx, f.users["checker1"], id, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The table has a FAIL finding, so it is left for its own page.
+	if !slices.Equal(voted, []string{"output/plot.svg"}) || !slices.Equal(skipped, []string{"output/table.csv"}) {
+		t.Fatalf("voted %v, skipped %v", voted, skipped)
+	}
+	got, _ := f.svc.Store.Request(ctx, id)
+	file, _ := got.Request.File("output/plot.svg")
+	if file.Votes["checker1"].Vote != review.VoteChangesRequested {
+		t.Fatalf("vote %+v", file.Votes["checker1"])
+	}
+	_, _, err = f.svc.RequestChanges(ctx, f.users["checker1"], id, "default")
+	wantCode(t, err, haven.EINVALID) // only the FAIL file is left
+	_, _, err = f.svc.RequestChanges(ctx, f.users["checker1"], id, "nope")
+	wantCode(t, err, haven.ENOTFOUND)
+}

@@ -365,3 +365,93 @@ func isAuthorAction(a review.Action) bool {
 	}
 	return false
 }
+
+// AddFiles adds several outputs of one workspace to u's request, one
+// after another, as AddFile does for each (the multi-select of the
+// workspace page). It stops at the first file that cannot be added and
+// says which were added before it.
+func (s *Service) AddFiles(ctx context.Context, u *User, in AddFileInput, paths []string) (*astore.Record, error) {
+	if len(paths) == 0 {
+		return nil, haven.Errorf(haven.EINVALID, "no file chosen: tick the files to add")
+	}
+	var rec *astore.Record
+	var added []string
+	for _, p := range paths {
+		one := in
+		one.Path = p
+		if rec != nil {
+			one.RequestID = rec.Request.ID
+		}
+		r, err := s.AddFile(ctx, u, one)
+		if err != nil {
+			if len(added) == 0 {
+				return nil, err
+			}
+			return rec, haven.Errorf(haven.ErrorCode(err), "added %s; could not add %s: %v", strings.Join(added, ", "), p, err)
+		}
+		rec = r
+		added = append(added, p)
+	}
+	return rec, nil
+}
+
+// RequestChanges is a reviewer's group shortcut (spec §10.1): a
+// CHANGES_REQUESTED vote on every OUTPUT file of the group they have not
+// voted on, in one transaction. A file with FAIL findings is left out,
+// because a vote on it must acknowledge them one by one; those files are
+// returned so the reviewer can vote on them on their pages.
+func (s *Service) RequestChanges(ctx context.Context, u *User, id, group string) (voted, skipped []string, err error) {
+	if _, err := s.record(ctx, u, id); err != nil {
+		return nil, nil, err
+	}
+	err = s.Store.Tx(ctx, func(tx *astore.Tx) error {
+		voted, skipped = nil, nil
+		rec, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		g := rec.Request.Group(group)
+		if g == nil {
+			return haven.Errorf(haven.ENOTFOUND, "the request has no filegroup %q", group)
+		}
+		nr := rec.Request
+		if err := review.Check(nr, u.Username, u.OutputChecker, review.SubmitReview, review.Params{}); haven.ErrorCode(err) == haven.EFORBIDDEN {
+			return err // not a reviewer of this request
+		}
+		if nr.Status.Owner() != review.OwnerReviewer {
+			return haven.Errorf(haven.ECONFLICT, "the request is %s: votes are cast only while it is under review", nr.Status)
+		}
+		var events []review.Event
+		for _, f := range g.Files {
+			if f.Type != review.Output {
+				continue
+			}
+			if _, ok := f.Votes[u.Username]; ok {
+				continue
+			}
+			if len(f.FailFindings) > 0 {
+				skipped = append(skipped, f.Name)
+				continue
+			}
+			next, evs, err := review.Apply(nr, u.Username, u.OutputChecker, review.CastVote,
+				review.Params{At: s.now(), File: f.Name, Vote: review.VoteChangesRequested})
+			if err != nil {
+				return err
+			}
+			nr, events = next, append(events, evs...)
+			voted = append(voted, f.Name)
+		}
+		if len(voted) == 0 {
+			if len(skipped) > 0 {
+				return haven.Errorf(haven.EINVALID, "every file you have not voted on in filegroup %s has FAIL findings to acknowledge: vote on %s on its page", group, strings.Join(skipped, ", "))
+			}
+			return haven.Errorf(haven.ECONFLICT, "you have voted on every output file in filegroup %s already", group)
+		}
+		_, err = commit(tx, rec, nr, u.Username, events)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return voted, skipped, nil
+}

@@ -64,6 +64,10 @@ func (h *Handler) requestAction(w http.ResponseWriter, r *http.Request, u *airlo
 		h.renderError(w, r, err)
 		return
 	}
+	if r.PathValue("action") == "request-changes" {
+		h.requestChanges(w, r, u, id)
+		return
+	}
 	a := review.Action(r.PathValue("action"))
 	if _, ok := successMessages[a]; !ok {
 		h.renderError(w, r, webkit.ErrNotFound)
@@ -122,5 +126,23 @@ func (h *Handler) requestAction(w http.ResponseWriter, r *http.Request, u *airlo
 		return
 	}
 	h.cookies.SetFlash(w, webkit.FlashSuccess, successMessages[a])
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// requestChanges is a reviewer's group shortcut: CHANGES_REQUESTED on
+// every output file of the group they have not voted on, except those
+// with FAIL findings, which need their acknowledgement on their pages.
+func (h *Handler) requestChanges(w http.ResponseWriter, r *http.Request, u *airlock.User, id string) {
+	back := requestURL(id)
+	voted, skipped, err := h.svc.RequestChanges(r.Context(), u, id, r.PostForm.Get("group"))
+	if err != nil {
+		h.renderErrorBack(w, r, err, back)
+		return
+	}
+	msg := "Changes requested on " + strings.Join(voted, ", ") + "."
+	if len(skipped) > 0 {
+		msg += " Vote on " + strings.Join(skipped, ", ") + " on its page: it has FAIL findings to acknowledge."
+	}
+	h.cookies.SetFlash(w, webkit.FlashSuccess, msg)
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

@@ -67,6 +67,9 @@ type groupData struct {
 	Context, Controls string
 	Files             []fileRow
 	Comments          []airlock.CommentView
+	// CanRequestChanges: the viewer reviews the request and has output
+	// files of this group left to vote on.
+	CanRequestChanges bool
 }
 
 // releasedLink is a released file on the job server.
@@ -184,6 +187,8 @@ func (h *Handler) requestPage(w http.ResponseWriter, r *http.Request, u *airlock
 			}
 			if f.MyVote != nil {
 				row.MyVote = string(f.MyVote.Vote)
+			} else if f.Type == review.Output && v.Reviewing && (!v.Submitted || req.Status == review.Reviewed) {
+				gd.CanRequestChanges = true
 			}
 			gd.Files = append(gd.Files, row)
 			if req.Status == review.Released && f.Type == review.Output && h.serverURL != "" {

@@ -131,6 +131,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /workspaces/{ws}/tree/{path...}", h.page(h.workspacePage))
 	m.HandleFunc("GET /workspaces/{ws}/content/{path...}", h.page(h.workspaceContent))
 	m.HandleFunc("POST /workspaces/{ws}/add-file", h.form(h.addFile))
+	m.HandleFunc("POST /workspaces/{ws}/add-files", h.form(h.addFiles))
 
 	m.HandleFunc("GET /requests/{id}/{$}", h.page(h.requestPage))
 	m.HandleFunc("GET /requests/{id}/files/{path...}", h.page(h.requestFilePage))

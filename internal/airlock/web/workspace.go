@@ -42,6 +42,23 @@ type workspaceData struct {
 	MyActive      *requestRow
 	Active        []requestRow
 	File          *workspaceFile
+	// AddMany is the multi-select add form of a folder's page (nil when
+	// the viewer cannot add files or the folder has no outputs).
+	AddMany *addManyData
+}
+
+// addManyData is the form that adds several outputs of a folder at once.
+type addManyData struct {
+	Folder   string
+	Files    []addManyFile
+	Editable []requestRow
+	Groups   []string
+}
+
+// addManyFile is one output of the folder in the form.
+type addManyFile struct {
+	Path, StatusLabel string
+	Addable           bool
 }
 
 // workspaceFile is the file part of the workspace page.
@@ -112,6 +129,9 @@ func (h *Handler) workspacePage(w http.ResponseWriter, r *http.Request, u *airlo
 	node := findNode(view.Tree, p)
 	d.Tree = h.treeNodes(view, view.Tree.Children, name, p, suffix)
 	if node != nil && node.Dir {
+		if view.CanAuthor == nil {
+			d.AddMany = addMany(view, node)
+		}
 		h.render(w, r, http.StatusOK, "workspace", name, d)
 		return
 	}
@@ -182,6 +202,69 @@ func (h *Handler) workspacePage(w http.ResponseWriter, r *http.Request, u *airlo
 	}
 	d.File = f
 	h.render(w, r, http.StatusOK, "workspace", e.Path+" in "+name, d)
+}
+
+// addMany lists the outputs under a folder for the multi-select add
+// form; nil when there are none.
+func addMany(view *airlock.WorkspaceView, folder *workspace.Node) *addManyData {
+	d := &addManyData{Folder: folder.Path, Editable: requestRows(view.Editable)}
+	var walk func(n *workspace.Node)
+	walk = func(n *workspace.Node) {
+		if n.Entry != nil && n.Entry.Kind == workspace.KindOutput {
+			st := view.Statuses[n.Path]
+			d.Files = append(d.Files, addManyFile{
+				Path: n.Path, StatusLabel: st.Label(),
+				Addable: st == airlock.Unreleased || st == airlock.Withdrawn,
+			})
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(folder)
+	if len(d.Files) == 0 {
+		return nil
+	}
+	for _, rec := range view.Editable {
+		for _, g := range rec.Request.Groups {
+			if !slices.Contains(d.Groups, g.Name) {
+				d.Groups = append(d.Groups, g.Name)
+			}
+		}
+	}
+	return d
+}
+
+// addFiles adds the outputs ticked on a folder's page.
+func (h *Handler) addFiles(w http.ResponseWriter, r *http.Request, u *airlock.User) {
+	ws := r.PathValue("ws")
+	back := workspaceURL(ws)
+	paths := r.PostForm["path"]
+	for _, p := range paths {
+		if err := workspace.CheckPath(p); err != nil {
+			h.renderErrorBack(w, r, err, back)
+			return
+		}
+	}
+	typ := review.FileType(r.PostForm.Get("type"))
+	if typ != "" && typ != review.Output && typ != review.Supporting {
+		h.renderErrorBack(w, r, haven.Errorf(haven.EINVALID, "files are added as OUTPUT or SUPPORTING, not %q: choose one of the two", typ), back)
+		return
+	}
+	in := airlock.AddFileInput{
+		Workspace: ws, Group: r.PostForm.Get("group"), Type: typ,
+		RequestID: strings.TrimSpace(r.PostForm.Get("request")),
+	}
+	rec, err := h.svc.AddFiles(r.Context(), u, in, paths)
+	if err != nil {
+		if rec != nil {
+			back = requestURL(rec.Request.ID)
+		}
+		h.renderErrorBack(w, r, err, back)
+		return
+	}
+	h.cookies.SetFlash(w, webkit.FlashSuccess, "Added "+strings.Join(paths, ", ")+" to release request "+rec.Request.ID+".")
+	http.Redirect(w, r, requestURL(rec.Request.ID), http.StatusSeeOther)
 }
 
 // findNode returns the node at path p ("" for the root), or nil.
