@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,16 +109,7 @@ func abRunSmallCounts(t *testing.T, a *abDemo) {
 	if err := os.WriteFile(filepath.Join(repo, "analysis", "small_counts.py"), []byte(abSmallScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"add", "-A"}, {"commit", "-qm", "Count patients by age group"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull,
-			"GIT_AUTHOR_NAME=Colm Andrews", "GIT_AUTHOR_EMAIL=colmandrews@example.org",
-			"GIT_COMMITTER_NAME=Colm Andrews", "GIT_COMMITTER_EMAIL=colmandrews@example.org")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	commitAsResearcher(t, repo, "Count patients by age group")
 	ctx := context.Background()
 	res, err := a.d.Server().Service.Submit(ctx, jobserver.SubmitInput{
 		User: a.d.User("colmandrews"), Workspace: abWorkspace, Backend: "tpp", Actions: []string{"small_counts"},

@@ -346,16 +346,7 @@ func rerunFreqPlots(t *testing.T, d *demo.Demo) string {
 	if err := os.WriteFile(script, []byte(changed), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"add", "-A"}, {"commit", "-qm", "Label the chart's axes"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull,
-			"GIT_AUTHOR_NAME=Colm Andrews", "GIT_AUTHOR_EMAIL=colmandrews@example.org",
-			"GIT_COMMITTER_NAME=Colm Andrews", "GIT_COMMITTER_EMAIL=colmandrews@example.org")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	commitAsResearcher(t, repo, "Label the chart's axes")
 	res, err := d.Server().Service.Submit(ctx, jobserver.SubmitInput{
 		User: d.User("colmandrews"), Workspace: "primary-care-covid-codes-research", Backend: "tpp", Actions: []string{"freq_plots"},
 	})
@@ -384,6 +375,22 @@ func rerunFreqPlots(t *testing.T, d *demo.Demo) string {
 		t.Fatal(err)
 	}
 	return m.Outputs["output/caseness/plots.svg"].ContentHash
+}
+
+// commitAsResearcher commits every change in a demo study's repository
+// as its researcher would.
+func commitAsResearcher(t *testing.T, repo, msg string) {
+	t.Helper()
+	for _, args := range [][]string{{"add", "-A"}, {"commit", "-qm", msg}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull,
+			"GIT_AUTHOR_NAME=Colm Andrews", "GIT_AUTHOR_EMAIL=colmandrews@example.org",
+			"GIT_COMMITTER_NAME=Colm Andrews", "GIT_COMMITTER_EMAIL=colmandrews@example.org")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
 }
 
 // fetchReleased fetches a released file from the job server with an API
