@@ -16,6 +16,7 @@ import (
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -182,13 +183,13 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) string {
 		case errors.Is(err, store.ErrLeaseLost), errors.Is(err, store.ErrSuperseded):
 			he = errorf(http.StatusConflict, outcomeConflict, "%v", err)
 		case haven.ErrorCode(err) == haven.ENOTFOUND:
-			he = errorf(http.StatusNotFound, outcomeNotFound, "%s", publicMessage(err))
+			he = errorf(http.StatusNotFound, outcomeNotFound, "%s", webkit.PublicMessage(err))
 		case haven.ErrorCode(err) == haven.EINVALID:
-			he = errorf(http.StatusBadRequest, outcomeInvalid, "%s", publicMessage(err))
+			he = errorf(http.StatusBadRequest, outcomeInvalid, "%s", webkit.PublicMessage(err))
 		case haven.ErrorCode(err) == haven.EFORBIDDEN:
-			he = errorf(http.StatusForbidden, outcomeForbidden, "%s", publicMessage(err))
+			he = errorf(http.StatusForbidden, outcomeForbidden, "%s", webkit.PublicMessage(err))
 		case haven.ErrorCode(err) == haven.ECONFLICT:
-			he = errorf(http.StatusConflict, outcomeConflict, "%s", publicMessage(err))
+			he = errorf(http.StatusConflict, outcomeConflict, "%s", webkit.PublicMessage(err))
 		default:
 			if r.Context().Err() == nil {
 				a.Logger.Error("agent endpoint failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -196,24 +197,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) string {
 			he = errorf(http.StatusInternalServerError, outcomeError, "internal error")
 		}
 	}
-	writeJSON(w, he.status, ErrorResponse{Error: he.msg})
+	webkit.WriteJSON(w, he.status, ErrorResponse{Error: he.msg})
 	return he.outcome
-}
-
-// publicMessage is the message of a *haven.Error without its cause.
-func publicMessage(err error) string {
-	var e *haven.Error
-	if errors.As(err, &e) {
-		return e.Message
-	}
-	return err.Error()
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // authenticate finds the backend of the request's agent token.
@@ -342,7 +327,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request) (string, error) {
 				return "", err
 			}
 			a.metrics.claims.WithLabelValues(t.Kind).Inc()
-			writeJSON(w, http.StatusOK, task)
+			webkit.WriteJSON(w, http.StatusOK, task)
 			return outcomeTask, nil
 		}
 		if last {
@@ -453,7 +438,7 @@ func (a *API) extend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ExtendResponse{ExpiresAt: expires.UTC(), Cancel: cancel})
+	webkit.WriteJSON(w, http.StatusOK, ExtendResponse{ExpiresAt: expires.UTC(), Cancel: cancel})
 	return nil
 }
 
@@ -486,7 +471,7 @@ func (a *API) release(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.Notifier.Wake(b.ID)
-	writeJSON(w, http.StatusOK, struct{}{})
+	webkit.WriteJSON(w, http.StatusOK, struct{}{})
 	return nil
 }
 
@@ -523,7 +508,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) (string, error) {
 		// Dependants may now be claimable, or the job is queued again.
 		a.Notifier.Wake(b.ID)
 	}
-	writeJSON(w, http.StatusOK, UpdateResponse{Applied: applied})
+	webkit.WriteJSON(w, http.StatusOK, UpdateResponse{Applied: applied})
 	if applied {
 		return outcomeApplied, nil
 	}

@@ -41,6 +41,7 @@ import (
 	"github.com/haven-tre/haven/internal/auth"
 	"github.com/haven-tre/haven/internal/jobserver"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // DefaultMaxCreateBytes bounds the body of a create request.
@@ -134,13 +135,13 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &he) {
 		switch haven.ErrorCode(err) {
 		case haven.ENOTFOUND:
-			he = errorf(http.StatusNotFound, "%s", publicMessage(err))
+			he = errorf(http.StatusNotFound, "%s", webkit.PublicMessage(err))
 		case haven.EINVALID:
-			he = errorf(http.StatusBadRequest, "%s", publicMessage(err))
+			he = errorf(http.StatusBadRequest, "%s", webkit.PublicMessage(err))
 		case haven.EFORBIDDEN:
-			he = errorf(http.StatusForbidden, "%s", publicMessage(err))
+			he = errorf(http.StatusForbidden, "%s", webkit.PublicMessage(err))
 		case haven.ECONFLICT:
-			he = errorf(http.StatusConflict, "%s", publicMessage(err))
+			he = errorf(http.StatusConflict, "%s", webkit.PublicMessage(err))
 		default:
 			if r.Context().Err() == nil {
 				a.Logger.Error("release endpoint failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -151,27 +152,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if he.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="haven"`)
 	}
-	writeJSON(w, he.status, ErrorResponse{Error: he.msg})
-}
-
-// publicMessage is the message of a *haven.Error without its cause.
-func publicMessage(err error) string {
-	var e *haven.Error
-	if errors.As(err, &e) {
-		return e.Message
-	}
-	return err.Error()
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // messages read as sent ("<16Mb"); served as JSON with nosniff
-	_ = enc.Encode(v)
+	webkit.WriteJSON(w, he.status, ErrorResponse{Error: he.msg})
 }
 
 // authenticateAirlock finds the backend of the request's airlock token:

@@ -10,6 +10,7 @@ import (
 	"github.com/haven-tre/haven/internal/jobserver"
 	"github.com/haven-tre/haven/internal/policy"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 var reWorkspace = regexp.MustCompile(`^[-a-zA-Z0-9_]{1,200}$`)
@@ -23,7 +24,7 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if status == http.StatusCreated {
 		w.Header().Set("Location", PathReleases+"/"+rel.ID)
 	}
-	writeJSON(w, status, rel)
+	webkit.WriteJSON(w, status, rel)
 }
 
 // create runs the checks of spec §11.1 in its table's order: token, user,

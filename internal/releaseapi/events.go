@@ -7,6 +7,7 @@ import (
 
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // PathEvents is where an Airlock reports each status change of a release
@@ -140,5 +141,5 @@ func (a *API) handleEvent(w http.ResponseWriter, r *http.Request) {
 	a.audit(ctx, &store.AuditEvent{Type: "airlock_" + ev.EventType, UserID: uid, Target: "workspace:" + ev.Workspace, Extra: extra})
 	a.Logger.Info("airlock event", "event", ev.EventType, "workspace", ev.Workspace, "request", ev.Request,
 		"backend", b.Slug, "user", ev.User, "updates", len(ev.Updates))
-	writeJSON(w, http.StatusCreated, EventResponse{Errors: []string{}})
+	webkit.WriteJSON(w, http.StatusCreated, EventResponse{Errors: []string{}})
 }

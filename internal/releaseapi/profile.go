@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/haven-tre/haven/internal/jobserver"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // Airlock sign-in endpoints (spec §8.1), authenticated with the backend's
@@ -99,7 +100,7 @@ func (a *API) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	p, err := a.Service.AuthenticateAirlock(r.Context(), b, req.User, req.Token)
 	if errors.Is(err, jobserver.ErrAirlockTooManyAttempts) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(jobserver.SignInWindow.Seconds())))
-		a.fail(w, r, errorf(http.StatusTooManyRequests, "%s", publicMessage(err)))
+		a.fail(w, r, errorf(http.StatusTooManyRequests, "%s", webkit.PublicMessage(err)))
 		return
 	}
 	if err != nil {
@@ -107,7 +108,7 @@ func (a *API) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Logger.Info("airlock sign-in", "backend", b.Slug, "user", p.Username)
-	writeJSON(w, http.StatusOK, wireProfile(p))
+	webkit.WriteJSON(w, http.StatusOK, wireProfile(p))
 }
 
 func (a *API) handleAuthorise(w http.ResponseWriter, r *http.Request) {
@@ -130,5 +131,5 @@ func (a *API) handleAuthorise(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, wireProfile(p))
+	webkit.WriteJSON(w, http.StatusOK, wireProfile(p))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/haven-tre/haven/internal/jobserver"
 	"github.com/haven-tre/haven/internal/policy"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // ContentSecurityPolicy is sent with every released file (the sandbox
@@ -30,7 +31,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	u, err := a.Auth.Authenticate(r)
 	if haven.ErrorCode(err) == haven.EFORBIDDEN {
-		return errorf(http.StatusUnauthorized, "%s", publicMessage(err))
+		return errorf(http.StatusUnauthorized, "%s", webkit.PublicMessage(err))
 	}
 	if err != nil {
 		return err

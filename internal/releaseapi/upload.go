@@ -9,6 +9,7 @@ import (
 	"github.com/haven-tre/haven"
 	"github.com/haven-tre/haven/internal/policy"
 	"github.com/haven-tre/haven/internal/store"
+	"github.com/haven-tre/haven/internal/webkit"
 )
 
 // maxDispositionLen bounds the Content-Disposition header.
@@ -20,7 +21,7 @@ func (a *API) handleUpload(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, status, up)
+	webkit.WriteJSON(w, status, up)
 }
 
 // uploadError maps a failure reading or storing the body to a status.

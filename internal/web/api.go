@@ -77,7 +77,7 @@ func (h *Handler) apiWriter(r *http.Request) (*store.User, error) {
 func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errBadToken) || errors.Is(err, errAPISignIn) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="haven"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": userMessage(err)})
+		webkit.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": userMessage(err)})
 		return
 	}
 	h.renderError(w, r, err)
@@ -258,7 +258,7 @@ func (h *Handler) apiWorkspaces(w http.ResponseWriter, r *http.Request) {
 			IsArchived: ws.IsArchived, URL: "/" + p.Slug + "/" + ws.Name + "/",
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"workspaces": out})
+	webkit.WriteJSON(w, http.StatusOK, map[string]any{"workspaces": out})
 }
 
 // apiStatuses is the latest status of each action of a workspace
@@ -301,7 +301,7 @@ func (h *Handler) apiStatuses(w http.ResponseWriter, r *http.Request) {
 	for action, j := range latest {
 		out[action] = string(j.State)
 	}
-	writeJSON(w, http.StatusOK, out)
+	webkit.WriteJSON(w, http.StatusOK, out)
 }
 
 // apiCreateRequest is the body of POST …/job-requests/.
@@ -382,7 +382,7 @@ func (h *Handler) apiCreateJobRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	out.Message = res.Message
 	w.Header().Set("Location", "/api/v1/job-requests/"+strconv.FormatInt(res.Request.ID, 10)+"/")
-	writeJSON(w, http.StatusCreated, out)
+	webkit.WriteJSON(w, http.StatusCreated, out)
 }
 
 // apiJobRequest returns a job request and its jobs.
@@ -412,7 +412,7 @@ func (h *Handler) apiJobRequest(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	webkit.WriteJSON(w, http.StatusOK, out)
 }
 
 // apiCancelBody is the optional body of POST …/cancel/.
@@ -462,5 +462,5 @@ func (h *Handler) apiCancel(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cancelled": nonNil(cancelled), "job_request": out})
+	webkit.WriteJSON(w, http.StatusOK, map[string]any{"cancelled": nonNil(cancelled), "job_request": out})
 }

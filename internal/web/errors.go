@@ -61,7 +61,7 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, err error)
 		if status >= 500 {
 			body["ref"] = st.id
 		}
-		writeJSON(w, status, body)
+		webkit.WriteJSON(w, status, body)
 		return
 	}
 	page := webkit.NewErrorPage(status, userMessage(err), st.id, "Page not found")

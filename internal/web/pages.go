@@ -555,5 +555,5 @@ func (h *Handler) backendDBAvailability(w http.ResponseWriter, r *http.Request) 
 		h.renderError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"backend": b.Slug, "db_maintenance": b.DBMaintenance})
+	webkit.WriteJSON(w, http.StatusOK, map[string]any{"backend": b.Slug, "db_maintenance": b.DBMaintenance})
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -47,19 +46,6 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		h.log.ErrorContext(r.Context(), "rendering page", "template", name, "ref", st.id, "error", err)
 		http.Error(w, "Internal Server Error (reference "+st.id+")", http.StatusInternalServerError)
 	}
-}
-
-// writeJSON writes v as JSON with status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, `{"error":"internal error"}`, http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
 }
 
 // static serves the embedded stylesheet (and any other static file).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -534,5 +535,31 @@ func TestNewSite(t *testing.T) {
 	cfg.Stylesheet, cfg.Templates = "site.css", fstest.MapFS{}
 	if _, err := NewSite(cfg); err == nil || !strings.Contains(err.Error(), "templates") {
 		t.Errorf("no templates: %v", err)
+	}
+}
+
+func TestWriteJSONAndPublicMessage(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteJSON(rec, http.StatusBadRequest, map[string]string{"error": "File size should be <16Mb"})
+	if rec.Code != http.StatusBadRequest || rec.Body.String() != `{"error":"File size should be <16Mb"}`+"\n" {
+		t.Errorf("WriteJSON: %d %q", rec.Code, rec.Body.String())
+	}
+	for k, v := range map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
+		if got := rec.Header().Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	rec = httptest.NewRecorder()
+	WriteJSON(rec, http.StatusOK, map[string]any{"f": func() {}}) // cannot be encoded
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "internal error") {
+		t.Errorf("unencodable value: %d %q", rec.Code, rec.Body.String())
+	}
+	wrapped := haven.Errorf(haven.EINVALID, "bad name")
+	wrapped.Err = errors.New("/secret/path: permission denied")
+	if got := PublicMessage(fmt.Errorf("create: %w", wrapped)); got != "bad name" {
+		t.Errorf("PublicMessage = %q, want the haven message without its cause", got)
+	}
+	if got := PublicMessage(errors.New("plain")); got != "plain" {
+		t.Errorf("PublicMessage(plain) = %q", got)
 	}
 }

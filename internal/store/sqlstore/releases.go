@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/haven-tre/haven"
+	"github.com/haven-tre/haven/internal/policy"
 	"github.com/haven-tre/haven/internal/store"
 )
 
@@ -62,20 +63,6 @@ func scanReleaseFile(sc scanner) (*store.ReleaseFile, error) {
 	return &f, nil
 }
 
-// validSHA256 reports whether s is 64 lower-case hex digits.
-func validSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // checkRelease refuses a release or file the schema would refuse, with a
 // message naming the value.
 func checkRelease(r *store.Release, files []*store.ReleaseFile) error {
@@ -97,7 +84,7 @@ func checkRelease(r *store.Release, files []*store.ReleaseFile) error {
 			return haven.Errorf(haven.EINVALID, "create release %s: a file has no name", r.ID)
 		case seen[f.Name]:
 			return haven.Errorf(haven.EINVALID, "create release %s: file %s is listed twice", r.ID, f.Name)
-		case !validSHA256(f.SHA256):
+		case !policy.ValidSHA256(f.SHA256):
 			return haven.Errorf(haven.EINVALID, "create release %s: file %s: sha256 %q is not 64 lower-case hex digits", r.ID, f.Name, f.SHA256)
 		case f.Size < 0:
 			return haven.Errorf(haven.EINVALID, "create release %s: file %s: size %d is negative", r.ID, f.Name, f.Size)
